@@ -1,0 +1,104 @@
+"""spark-eks-spot: an EKS cluster for Apache Spark, drivers On-Demand and executors on Spot.
+
+Loads the stack's settings, wires the components and exports the outputs that the
+`jobs` submitter and the cost estimator read. Nothing else belongs here.
+"""
+
+import pulumi
+import pulumi_aws as aws
+
+from infra.autoscaler import AutoscalerArgs, ClusterAutoscaler
+from infra.cluster import Cluster, ClusterArgs
+from infra.iam import NodeRole, SparkS3Access, SparkS3AccessArgs
+from infra.network import Network, NetworkArgs
+from infra.nodegroups import NodeGroups, NodeGroupsArgs
+from infra.settings import ConfigError, load_settings
+from infra.spark_rbac import SparkRbac, SparkRbacArgs
+from infra.storage import Storage, StorageArgs
+
+try:
+    settings = load_settings()
+except ConfigError as error:
+    raise pulumi.RunError(str(error)) from None
+
+aws_provider = aws.Provider("aws", region=settings.region, default_tags={"tags": settings.resource_tags})
+on_aws = pulumi.ResourceOptions(providers={"aws": aws_provider})
+
+storage = Storage(
+    "storage",
+    StorageArgs(settings.cluster_name, settings.bucket, settings.image_retention_count),
+    opts=on_aws,
+)
+network = Network("network", NetworkArgs(settings.network, settings.cluster_name), opts=on_aws)
+node_role = NodeRole("nodes", opts=on_aws)
+cluster = Cluster(
+    "cluster",
+    ClusterArgs(
+        cluster_name=settings.cluster_name,
+        kubernetes_version=settings.kubernetes_version,
+        api_endpoint=settings.api_endpoint,
+        vpc_id=network.vpc_id,
+        private_subnet_ids=network.private_subnet_ids,
+        public_subnet_ids=network.public_subnet_ids,
+        node_role=node_role.role,
+    ),
+    opts=on_aws,
+)
+node_groups = NodeGroups(
+    "nodegroups",
+    NodeGroupsArgs(
+        cluster=cluster.eks_cluster,
+        cluster_name=settings.cluster_name,
+        node_role=node_role.role,
+        subnet_ids=network.private_subnet_ids,
+        drivers=settings.drivers,
+        executors=settings.executors,
+    ),
+    opts=on_aws,
+)
+spark_s3 = SparkS3Access(
+    "spark-s3",
+    SparkS3AccessArgs(
+        bucket_arn=storage.bucket_arn,
+        via=settings.s3_access_via,
+        node_role_name=node_role.role.name,
+        oidc_provider_arn=cluster.oidc_provider_arn,
+        oidc_provider_url=cluster.oidc_provider_url,
+        namespace=settings.spark_namespace,
+        service_account=settings.spark_service_account,
+    ),
+    opts=on_aws,
+)
+on_cluster = pulumi.ResourceOptions(providers={"aws": aws_provider, "kubernetes": cluster.provider})
+ClusterAutoscaler(
+    "autoscaler",
+    AutoscalerArgs(
+        cluster_name=settings.cluster_name,
+        region=settings.region,
+        chart_version=settings.autoscaler_chart_version,
+        image_tag=settings.autoscaler_image_tag,
+        expander=settings.autoscaler.expander,
+        scale_down_unneeded_time=settings.autoscaler.scale_down_unneeded_time,
+        oidc_provider_arn=cluster.oidc_provider_arn,
+        oidc_provider_url=cluster.oidc_provider_url,
+    ),
+    # It needs an On-Demand node to run on.
+    opts=pulumi.ResourceOptions.merge(on_cluster, pulumi.ResourceOptions(depends_on=[node_groups])),
+)
+spark_rbac = SparkRbac(
+    "spark",
+    SparkRbacArgs(settings.spark_namespace, settings.spark_service_account, spark_s3.role_arn),
+    opts=on_cluster,
+)
+
+pulumi.export("apiServerUrl", cluster.endpoint)
+pulumi.export("kubeconfig", cluster.kubeconfig_json)
+pulumi.export("clusterName", settings.cluster_name)
+pulumi.export("region", settings.region)
+pulumi.export("imageRepositoryUrl", storage.image_repository_url)
+pulumi.export("bucketName", storage.bucket_name)
+pulumi.export("sparkNamespace", spark_rbac.namespace)
+pulumi.export("sparkServiceAccount", spark_rbac.service_account)
+pulumi.export("sparkRoleArn", spark_s3.role_arn or "")
+pulumi.export("s3AccessVia", settings.s3_access_via)
+pulumi.export("nodeGroups", node_groups.summary)

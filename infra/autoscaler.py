@@ -1,0 +1,96 @@
+"""The Kubernetes cluster-autoscaler (Helm chart), with its own IRSA role.
+
+It discovers both node groups by their ASG tags, balances similar Spot groups, and runs
+on an On-Demand node so a Spot reclaim never takes the scaler down with the nodes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from infra.iam import AttachedPolicy, IrsaRole, IrsaRoleArgs, PolicyAttachmentArgs, autoscaler_policy
+from infra.nodegroups import CAPACITY_TYPE_LABEL
+
+NAMESPACE = "kube-system"
+SERVICE_ACCOUNT = "cluster-autoscaler"
+# The chart's home; Helm fetches from it on the user's machine at `pulumi up`.
+CHART_REPOSITORY = "https://kubernetes.github.io/autoscaler"
+CHART = "cluster-autoscaler"
+
+
+@dataclass(frozen=True)
+class AutoscalerArgs:
+    cluster_name: str
+    region: str
+    chart_version: str
+    image_tag: str
+    expander: str
+    scale_down_unneeded_time: str
+    oidc_provider_arn: pulumi.Input[str]
+    oidc_provider_url: pulumi.Input[str]
+
+
+def autoscaler_values(args: AutoscalerArgs, role_arn: pulumi.Input[str]) -> dict[str, Any]:
+    return {
+        "cloudProvider": "aws",
+        "awsRegion": args.region,
+        "autoDiscovery": {"clusterName": args.cluster_name},
+        "image": {"tag": args.image_tag},
+        "fullnameOverride": "cluster-autoscaler",
+        "rbac": {
+            "create": True,
+            "serviceAccount": {
+                "create": True,
+                "name": SERVICE_ACCOUNT,
+                "annotations": {"eks.amazonaws.com/role-arn": role_arn},
+            },
+        },
+        "extraArgs": {
+            "balance-similar-node-groups": True,
+            "skip-nodes-with-system-pods": False,
+            "expander": args.expander,
+            "scale-down-unneeded-time": args.scale_down_unneeded_time,
+        },
+        "nodeSelector": {CAPACITY_TYPE_LABEL: "ON_DEMAND"},
+        "podAnnotations": {"cluster-autoscaler.kubernetes.io/safe-to-evict": "false"},
+        "priorityClassName": "system-cluster-critical",
+        "resources": {"requests": {"cpu": "100m", "memory": "300Mi"}, "limits": {"memory": "600Mi"}},
+    }
+
+
+class ClusterAutoscaler(pulumi.ComponentResource):
+    role_arn: pulumi.Output[str]
+
+    def __init__(self, name: str, args: AutoscalerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("spark-eks-spot:infra:ClusterAutoscaler", name, None, opts)
+        role = IrsaRole(
+            f"{name}-irsa",
+            IrsaRoleArgs(args.oidc_provider_arn, args.oidc_provider_url, NAMESPACE, SERVICE_ACCOUNT),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        AttachedPolicy(
+            f"{name}-scaling",
+            PolicyAttachmentArgs(
+                document=autoscaler_policy(args.cluster_name),
+                role_name=role.role.name,
+                description=f"cluster-autoscaler for {args.cluster_name}",
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        k8s.helm.v3.Release(
+            f"{name}-chart",
+            name="cluster-autoscaler",
+            chart=CHART,
+            version=args.chart_version,
+            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=CHART_REPOSITORY),
+            namespace=NAMESPACE,
+            values=autoscaler_values(args, role.arn),
+            atomic=True,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.role_arn = role.arn
+        self.register_outputs({"roleArn": self.role_arn})

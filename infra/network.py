@@ -1,0 +1,135 @@
+"""The network the cluster runs in: a new VPC, or an existing one named in config.
+
+Nodes only ever run in private subnets (no public IPs); public subnets exist for the
+NAT gateways and internet-facing load balancers. One NAT gateway is the cheap default;
+`natGateways: perAz` keeps each AZ's egress alive when another AZ fails.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from infra.settings import NetworkSettings
+
+
+@dataclass(frozen=True)
+class NetworkArgs:
+    settings: NetworkSettings
+    cluster_name: str
+
+
+def subnet_cidrs(vpc_cidr: str, zones: int) -> tuple[list[str], list[str]]:
+    """Private and public CIDRs: the VPC in eight equal blocks, private first, public from the fifth."""
+    blocks = list(ipaddress.IPv4Network(vpc_cidr).subnets(prefixlen_diff=3))
+    return [str(b) for b in blocks[:zones]], [str(b) for b in blocks[4 : 4 + zones]]
+
+
+class Network(pulumi.ComponentResource):
+    vpc_id: pulumi.Output[str]
+    private_subnet_ids: pulumi.Output[list[str]]
+    public_subnet_ids: pulumi.Output[list[str]]
+
+    def __init__(self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("spark-eks-spot:infra:Network", name, None, opts)
+        settings = args.settings
+        if settings.uses_existing_vpc:
+            self.vpc_id = pulumi.Output.from_input(settings.existing_vpc_id)  # type: ignore[arg-type]
+            self.private_subnet_ids = pulumi.Output.from_input(list(settings.private_subnet_ids))
+            self.public_subnet_ids = pulumi.Output.from_input(list(settings.public_subnet_ids))
+        else:
+            self._create_vpc(name, args)
+        self.register_outputs(
+            {
+                "vpcId": self.vpc_id,
+                "privateSubnetIds": self.private_subnet_ids,
+                "publicSubnetIds": self.public_subnet_ids,
+            }
+        )
+
+    def _create_vpc(self, name: str, args: NetworkArgs) -> None:
+        settings = args.settings
+        child = pulumi.ResourceOptions(parent=self)
+        zones = aws.get_availability_zones_output(state="available").names
+        # The cluster tag lets EKS and the load balancer controller find these subnets.
+        cluster_tag = {f"kubernetes.io/cluster/{args.cluster_name}": "shared"}
+
+        vpc = aws.ec2.Vpc(
+            f"{name}-vpc",
+            cidr_block=settings.vpc_cidr,
+            enable_dns_hostnames=True,
+            enable_dns_support=True,
+            tags={"Name": f"{args.cluster_name}-vpc"},
+            opts=child,
+        )
+        internet_gateway = aws.ec2.InternetGateway(
+            f"{name}-igw", vpc_id=vpc.id, tags={"Name": f"{args.cluster_name}-igw"}, opts=child
+        )
+        public_routes = aws.ec2.RouteTable(
+            f"{name}-public",
+            vpc_id=vpc.id,
+            routes=[aws.ec2.RouteTableRouteArgs(cidr_block="0.0.0.0/0", gateway_id=internet_gateway.id)],
+            tags={"Name": f"{args.cluster_name}-public"},
+            opts=child,
+        )
+
+        private_cidrs, public_cidrs = subnet_cidrs(settings.vpc_cidr, settings.availability_zones)
+        private_subnets: list[aws.ec2.Subnet] = []
+        public_subnets: list[aws.ec2.Subnet] = []
+        nat_gateways: list[aws.ec2.NatGateway] = []
+        for index in range(settings.availability_zones):
+            zone = zones.apply(lambda names, i=index: names[i])
+            public = aws.ec2.Subnet(
+                f"{name}-public-{index}",
+                vpc_id=vpc.id,
+                cidr_block=public_cidrs[index],
+                availability_zone=zone,
+                map_public_ip_on_launch=False,
+                tags={**cluster_tag, "kubernetes.io/role/elb": "1", "Name": f"{args.cluster_name}-public-{index}"},
+                opts=child,
+            )
+            aws.ec2.RouteTableAssociation(
+                f"{name}-public-{index}", subnet_id=public.id, route_table_id=public_routes.id, opts=child
+            )
+            public_subnets.append(public)
+            if settings.nat_gateways == "perAz" or index == 0:
+                eip = aws.ec2.Eip(f"{name}-nat-{index}", domain="vpc", tags={"Name": f"{args.cluster_name}-nat-{index}"}, opts=child)
+                nat_gateways.append(
+                    aws.ec2.NatGateway(
+                        f"{name}-nat-{index}",
+                        allocation_id=eip.id,
+                        subnet_id=public.id,
+                        tags={"Name": f"{args.cluster_name}-nat-{index}"},
+                        opts=pulumi.ResourceOptions(parent=self, depends_on=[internet_gateway]),
+                    )
+                )
+
+        for index in range(settings.availability_zones):
+            nat = nat_gateways[index] if settings.nat_gateways == "perAz" else nat_gateways[0]
+            private = aws.ec2.Subnet(
+                f"{name}-private-{index}",
+                vpc_id=vpc.id,
+                cidr_block=private_cidrs[index],
+                availability_zone=zones.apply(lambda names, i=index: names[i]),
+                map_public_ip_on_launch=False,
+                tags={**cluster_tag, "kubernetes.io/role/internal-elb": "1", "Name": f"{args.cluster_name}-private-{index}"},
+                opts=child,
+            )
+            routes = aws.ec2.RouteTable(
+                f"{name}-private-{index}",
+                vpc_id=vpc.id,
+                routes=[aws.ec2.RouteTableRouteArgs(cidr_block="0.0.0.0/0", nat_gateway_id=nat.id)],
+                tags={"Name": f"{args.cluster_name}-private-{index}"},
+                opts=child,
+            )
+            aws.ec2.RouteTableAssociation(
+                f"{name}-private-{index}", subnet_id=private.id, route_table_id=routes.id, opts=child
+            )
+            private_subnets.append(private)
+
+        self.vpc_id = vpc.id
+        self.private_subnet_ids = pulumi.Output.all(*[s.id for s in private_subnets])
+        self.public_subnet_ids = pulumi.Output.all(*[s.id for s in public_subnets])

@@ -1,0 +1,270 @@
+"""Offline plan: run the real program under Pulumi's mocks and list what it would create.
+
+No credentials, no CLI: `python -m infra.plan --stack dev [--json]` reads
+`Pulumi.dev.yaml`, runs `__main__.py` with Pulumi's own mock engine and prints every
+resource (type token, logical name, inputs as the engine sees them) and the stack
+outputs. Values only AWS knows (endpoints, generated names) are placeholders; secrets
+print as `[secret]`, as `pulumi preview` shows them.
+
+The stock `MockMonitor` has two gaps with multi-language components such as pulumi-eks
+(see ../shared/field-notes.md): resource-valued inputs and component method calls.
+`PlanMonitor` closes both.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import runpy
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import pulumi
+import yaml
+from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import rpc
+from pulumi.runtime import settings as runtime_settings
+from pulumi.runtime.proto import resource_pb2
+
+from infra.settings import PROJECT, ConfigError
+
+ROOT = Path(__file__).resolve().parent.parent
+ACCOUNT_ID = "123456789012"
+KNOWN_AFTER_UP = "(known after up)"
+SECRET = "[secret]"
+
+
+@dataclass
+class PlannedResource:
+    type: str
+    name: str
+    inputs: dict[str, Any]
+    custom: bool
+
+    def as_json(self) -> dict[str, Any]:
+        return {"type": self.type, "name": self.name, "inputs": self.inputs}
+
+
+@dataclass
+class Plan:
+    resources: list[PlannedResource] = field(default_factory=list)
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+    def of_type(self, type_token: str) -> list[PlannedResource]:
+        return [r for r in self.resources if r.type == type_token]
+
+    def named(self, name: str) -> PlannedResource:
+        matches = [r for r in self.resources if r.name == name]
+        if len(matches) != 1:
+            raise KeyError(f"{len(matches)} resources named {name!r}")
+        return matches[0]
+
+    def as_json(self) -> dict[str, Any]:
+        ordered = sorted(self.resources, key=lambda r: (r.type, r.name))
+        return {"resources": [r.as_json() for r in ordered], "outputs": self.outputs}
+
+
+def _plain(value: Any) -> Any:
+    """Engine values → JSON: secrets masked, resource references as their URN."""
+    if isinstance(value, dict):
+        if value.get(rpc._special_sig_key) == rpc._special_secret_sig:
+            return SECRET
+        if value.get(rpc._special_sig_key) == rpc._special_resource_sig:
+            return value.get("urn")
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if value == rpc.UNKNOWN:
+        return KNOWN_AFTER_UP
+    if isinstance(value, float) and value.is_integer():
+        return int(value)  # the engine carries every number as a double
+    return value
+
+
+class PlanMocks(pulumi.runtime.Mocks):
+    """Answers the engine for every resource with plausible outputs and records the inputs."""
+
+    def __init__(self, region: str) -> None:
+        self.region = region
+        self.monitor: PlanMonitor | None = None
+        self.plan = Plan()
+
+    def _register_child(self, type_token: str, name: str, state: dict[str, Any]) -> dict[str, Any]:
+        """Register a resource a component would have created and return a reference to it."""
+        assert self.monitor is not None
+        urn = self.monitor.make_urn("", type_token, name)
+        self.monitor.resources[urn] = pulumi_mocks.MockMonitor.ResourceRegistration(urn, f"{name}-id", state)
+        return {rpc._special_sig_key: rpc._special_resource_sig, "urn": urn, "id": f"{name}-id"}
+
+    def _arn(self, type_token: str, name: str) -> str:
+        service = type_token.split(":")[1].split("/")[0]
+        return f"arn:aws:{service}:{self.region}:{ACCOUNT_ID}:{name}"
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
+        self.plan.resources.append(PlannedResource(args.typ, args.name, _plain(args.inputs), bool(args.custom)))
+        outputs: dict[str, Any] = dict(args.inputs)
+        name = args.inputs.get("name") or args.name
+        if args.typ.startswith("aws:"):
+            outputs.setdefault("name", name)
+            outputs["arn"] = self._arn(args.typ, name)
+        if args.typ == "aws:s3/bucket:Bucket":
+            bucket = args.inputs.get("bucket") or f"{args.name}-0a1b2c3"
+            outputs.update(bucket=bucket, arn=f"arn:aws:s3:::{bucket}")
+        elif args.typ == "aws:ecr/repository:Repository":
+            outputs["repositoryUrl"] = f"{KNOWN_AFTER_UP}/{name}"
+        elif args.typ == "aws:iam/role:Role":
+            outputs["arn"] = f"arn:aws:iam::{ACCOUNT_ID}:role/{name}"
+        elif args.typ == "aws:iam/policy:Policy":
+            outputs["arn"] = f"arn:aws:iam::{ACCOUNT_ID}:policy/{name}"
+        elif args.typ == "eks:index:Cluster":
+            outputs.update(self._cluster_outputs(args))
+        elif args.typ == "eks:index:ManagedNodeGroup":
+            node_group = self._register_child(
+                "aws:eks/nodeGroup:NodeGroup",
+                f"{args.name}-nodegroup",
+                {
+                    "nodeGroupName": f"{args.name}-0a1b2c3",
+                    "resources": [{"autoscalingGroups": [{"name": f"eks-{args.name}-asg"}]}],
+                },
+            )
+            outputs["nodeGroup"] = node_group
+        return f"{args.name}-id", outputs
+
+    def _cluster_outputs(self, args: pulumi.runtime.MockResourceArgs) -> dict[str, Any]:
+        cluster_name = args.inputs.get("name", args.name)
+        issuer = f"oidc.eks.{self.region}.{KNOWN_AFTER_UP}/id/{cluster_name}"
+        kubeconfig = {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [{"name": cluster_name, "cluster": {"server": KNOWN_AFTER_UP}}],
+        }
+        eks_cluster = self._register_child(
+            "aws:eks/cluster:Cluster",
+            f"{args.name}-eksCluster",
+            {"name": cluster_name, "endpoint": KNOWN_AFTER_UP, "arn": self._arn("aws:eks", cluster_name)},
+        )
+        return {
+            "eksCluster": eks_cluster,
+            "kubeconfig": kubeconfig,
+            "kubeconfigJson": json.dumps(kubeconfig),
+            "oidcProviderArn": f"arn:aws:iam::{ACCOUNT_ID}:oidc-provider/{issuer}",
+            "oidcProviderUrl": f"https://{issuer}",
+            "oidcIssuer": issuer,
+            "core": {},
+        }
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+        if args.token == "aws:index/getAvailabilityZones:getAvailabilityZones":
+            zones = [f"{self.region}{suffix}" for suffix in "abcdef"]
+            return {"names": zones, "zoneIds": zones, "id": self.region}, []
+        if args.token == "aws:index/getPartition:getPartition":
+            return {"partition": "aws", "dnsSuffix": KNOWN_AFTER_UP, "id": "aws"}, []
+        if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
+            return {"accountId": ACCOUNT_ID, "arn": f"arn:aws:iam::{ACCOUNT_ID}:user/plan", "userId": "plan", "id": ACCOUNT_ID}, []
+        if args.token == "aws:index/getRegion:getRegion":
+            return {"name": self.region, "region": self.region, "id": self.region}, []
+        return {}, []
+
+
+class PlanMonitor(pulumi_mocks.MockMonitor):
+    """MockMonitor that passes resource-valued inputs as URNs and answers component calls."""
+
+    def GetDeploymentInfo(self, request: Any) -> Any:
+        info = super().GetDeploymentInfo(request)
+        features = [
+            f for f in info.supportedFeatures if f != resource_pb2.RESOURCE_MONITOR_FEATURE_RESOURCE_REFERENCES
+        ]
+        return resource_pb2.DeploymentInfo(supportedFeatures=features)
+
+    def SupportsFeature(self, request: Any) -> Any:
+        if request.id == "resourceReferences":
+            return type("SupportsFeatureResponse", (object,), {"hasSupport": False})
+        return super().SupportsFeature(request)
+
+    def Call(self, request: Any) -> Any:
+        args = rpc.deserialize_properties(request.args)
+        result, _ = self.mocks.call(pulumi.runtime.MockCallArgs(request.tok, args, request.provider))
+        return_proto = pulumi.runtime.sync_await._sync_await(rpc.serialize_properties(result, {}))
+        return resource_pb2.CallResponse(**{"return": return_proto})
+
+
+def stack_config(stack: str, root: Path = ROOT) -> dict[str, str]:
+    """The config of Pulumi.<stack>.yaml as the engine hands it to the program (values as text)."""
+    path = root / f"Pulumi.{stack}.yaml"
+    if not path.is_file():
+        raise FileNotFoundError(f"no stack file {path.name}; create it or pass another --stack")
+    document = yaml.safe_load(path.read_text()) or {}
+    config = document.get("config") or {}
+    if not isinstance(config, dict):
+        raise ConfigError("config", f"{path.name}: `config:` must be a mapping of keys to values")
+    return {
+        key: value if isinstance(value, str) else json.dumps(value)
+        for key, value in config.items()
+    }
+
+
+def run_plan(config: Mapping[str, str], stack: str = "dev", program: Path = ROOT / "__main__.py") -> Plan:
+    """Run the program under mocks with `config` (namespaced keys) and return what it declared."""
+    region = config.get("aws:region", "us-west-2")
+    mocks = PlanMocks(region)
+    monitor = PlanMonitor(mocks)
+    mocks.monitor = monitor
+    runtime_settings.ROOT.set(None)
+    pulumi.runtime.set_all_config(dict(config), [])
+    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor)
+    failure: list[BaseException] = []
+
+    @pulumi.runtime.test
+    def evaluate() -> pulumi.Output[Any]:
+        try:
+            runpy.run_path(str(program), run_name="__main__")
+        except pulumi.RunError as error:
+            failure.append(error)
+            return pulumi.Output.from_input(None)
+        root = runtime_settings.get_root_resource()
+        outputs: dict[str, Any] = dict(root.outputs)  # type: ignore[union-attr]
+        names = sorted(outputs)
+        secrets = pulumi.Output.all(*[pulumi.Output.from_input(outputs[n]).is_secret() for n in names])
+        values = pulumi.Output.all(*[pulumi.Output.unsecret(pulumi.Output.from_input(outputs[n])) for n in names])
+
+        def record(pair: list[list[Any]]) -> None:
+            for name, is_secret, value in zip(names, pair[0], pair[1]):
+                mocks.plan.outputs[name] = SECRET if is_secret else _plain(value)
+
+        return pulumi.Output.all(secrets, values).apply(record)
+
+    evaluate()
+    if failure:
+        raise failure[0]
+    return mocks.plan
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m infra.plan", description=__doc__.splitlines()[0])
+    parser.add_argument("--stack", default="dev", help="stack whose Pulumi.<stack>.yaml to read (default: dev)")
+    parser.add_argument("--json", action="store_true", help="print {resources, outputs} as JSON")
+    args = parser.parse_args(argv)
+    try:
+        plan = run_plan(stack_config(args.stack), stack=args.stack)
+    except (ConfigError, pulumi.RunError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    except (FileNotFoundError, yaml.YAMLError) as error:
+        print(f"error: {str(error).splitlines()[0]}", file=sys.stderr)
+        return 2
+    if args.json:
+        json.dump(plan.as_json(), sys.stdout, indent=2, sort_keys=True)
+        print()
+        return 0
+    for resource in sorted(plan.resources, key=lambda r: (r.type, r.name)):
+        print(f"{resource.type:55} {resource.name}")
+    print(f"\n{len(plan.resources)} resources\n\noutputs:")
+    for name, value in sorted(plan.outputs.items()):
+        print(f"  {name}: {json.dumps(value)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,78 @@
+"""Spark's Kubernetes identity: namespace, ServiceAccount (IRSA-annotated), Role, RoleBinding.
+
+The driver creates executor pods, their services and config maps in its own namespace
+only, so a namespaced Role is enough; the seed's cluster-wide ClusterRole `edit`
+would let any Spark job change anything in every namespace.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+SPARK_VERBS = ("get", "list", "watch", "create", "update", "patch", "delete", "deletecollection")
+SPARK_RESOURCES = ("pods", "services", "configmaps", "persistentvolumeclaims")
+ROLE_NAME = "spark-driver"
+IRSA_ANNOTATION = "eks.amazonaws.com/role-arn"
+
+
+def rbac_manifests(namespace: str, service_account: str, role_arn: pulumi.Input[str] | None) -> list[dict[str, Any]]:
+    """The four manifests, as plain dicts: the component creates them, tests validate them."""
+    labels = {"app.kubernetes.io/part-of": "spark-eks-spot"}
+    account_metadata: dict[str, Any] = {"name": service_account, "namespace": namespace, "labels": labels}
+    if role_arn is not None:
+        account_metadata["annotations"] = {IRSA_ANNOTATION: role_arn}
+    return [
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace, "labels": labels}},
+        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": account_metadata},
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "Role",
+            "metadata": {"name": ROLE_NAME, "namespace": namespace, "labels": labels},
+            "rules": [{"apiGroups": [""], "resources": list(SPARK_RESOURCES), "verbs": list(SPARK_VERBS)}],
+        },
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "RoleBinding",
+            "metadata": {"name": ROLE_NAME, "namespace": namespace, "labels": labels},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": ROLE_NAME},
+            "subjects": [{"kind": "ServiceAccount", "name": service_account, "namespace": namespace}],
+        },
+    ]
+
+
+@dataclass(frozen=True)
+class SparkRbacArgs:
+    namespace: str
+    service_account: str
+    # None when S3 access goes through the node role instead of IRSA.
+    role_arn: pulumi.Input[str] | None
+
+
+class SparkRbac(pulumi.ComponentResource):
+    namespace: pulumi.Output[str]
+    service_account: pulumi.Output[str]
+
+    def __init__(self, name: str, args: SparkRbacArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("spark-eks-spot:infra:SparkRbac", name, None, opts)
+        namespace_doc, account_doc, role_doc, binding_doc = rbac_manifests(
+            args.namespace, args.service_account, args.role_arn
+        )
+        child = pulumi.ResourceOptions(parent=self)
+        namespace = k8s.core.v1.Namespace(f"{name}-namespace", metadata=namespace_doc["metadata"], opts=child)
+        in_namespace = pulumi.ResourceOptions(parent=self, depends_on=[namespace])
+        account = k8s.core.v1.ServiceAccount(f"{name}-service-account", metadata=account_doc["metadata"], opts=in_namespace)
+        role = k8s.rbac.v1.Role(f"{name}-role", metadata=role_doc["metadata"], rules=role_doc["rules"], opts=in_namespace)
+        k8s.rbac.v1.RoleBinding(
+            f"{name}-role-binding",
+            metadata=binding_doc["metadata"],
+            role_ref=binding_doc["roleRef"],
+            subjects=binding_doc["subjects"],
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[role, account]),
+        )
+        self.namespace = namespace.metadata.name
+        self.service_account = account.metadata.name
+        self.register_outputs({"namespace": self.namespace, "serviceAccount": self.service_account})

@@ -1,0 +1,169 @@
+"""Where jobs keep things: the S3 bucket (apps, event logs, output) and the ECR image repository."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from infra.settings import BucketSettings
+
+EVENT_LOG_PREFIX = "spark-events/"
+DECOMMISSION_PREFIX = "spark-decommission/"
+
+
+@dataclass(frozen=True)
+class StorageArgs:
+    cluster_name: str
+    bucket: BucketSettings
+    image_retention_count: int
+
+
+def ecr_lifecycle_policy(keep_last: int) -> str:
+    """Expire untagged layers after a week; keep the newest `keep_last` tagged images."""
+    return json.dumps(
+        {
+            "rules": [
+                {
+                    "rulePriority": 1,
+                    "description": "expire untagged images after 7 days",
+                    "selection": {"tagStatus": "untagged", "countType": "sinceImagePushed", "countUnit": "days", "countNumber": 7},
+                    "action": {"type": "expire"},
+                },
+                {
+                    "rulePriority": 2,
+                    "description": f"keep the newest {keep_last} images",
+                    "selection": {"tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": keep_last},
+                    "action": {"type": "expire"},
+                },
+            ]
+        }
+    )
+
+
+def tls_only_bucket_policy(bucket_arn: str) -> str:
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "DenyInsecureTransport",
+                    "Effect": "Deny",
+                    "Principal": "*",
+                    "Action": "s3:*",
+                    "Resource": [bucket_arn, f"{bucket_arn}/*"],
+                    "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                }
+            ],
+        }
+    )
+
+
+class Storage(pulumi.ComponentResource):
+    bucket_name: pulumi.Output[str]
+    bucket_arn: pulumi.Output[str]
+    image_repository_url: pulumi.Output[str]
+    image_repository_arn: pulumi.Output[str]
+
+    def __init__(self, name: str, args: StorageArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("spark-eks-spot:infra:Storage", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        settings = args.bucket
+
+        bucket = aws.s3.Bucket(f"{name}-data", force_destroy=settings.force_destroy, opts=child)
+        aws.s3.BucketPublicAccessBlock(
+            f"{name}-data",
+            bucket=bucket.id,
+            block_public_acls=True,
+            block_public_policy=True,
+            ignore_public_acls=True,
+            restrict_public_buckets=True,
+            opts=child,
+        )
+        aws.s3.BucketOwnershipControls(
+            f"{name}-data",
+            bucket=bucket.id,
+            rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"),
+            opts=child,
+        )
+        aws.s3.BucketServerSideEncryptionConfiguration(
+            f"{name}-data",
+            bucket=bucket.id,
+            rules=[
+                aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
+                    apply_server_side_encryption_by_default=aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
+                        sse_algorithm="aws:kms"
+                    ),
+                    bucket_key_enabled=True,
+                )
+            ],
+            opts=child,
+        )
+        if settings.versioning:
+            # Removing this resource later suspends versioning; "Disabled" is only valid at creation.
+            aws.s3.BucketVersioning(
+                f"{name}-data",
+                bucket=bucket.id,
+                versioning_configuration=aws.s3.BucketVersioningVersioningConfigurationArgs(status="Enabled"),
+                opts=child,
+            )
+        aws.s3.BucketLifecycleConfiguration(
+            f"{name}-data",
+            bucket=bucket.id,
+            rules=[
+                aws.s3.BucketLifecycleConfigurationRuleArgs(
+                    id="expire-event-logs",
+                    status="Enabled",
+                    filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=EVENT_LOG_PREFIX),
+                    expiration=aws.s3.BucketLifecycleConfigurationRuleExpirationArgs(days=settings.event_log_retention_days),
+                ),
+                aws.s3.BucketLifecycleConfigurationRuleArgs(
+                    # Blocks a Spot executor migrated on its way out; useless after the job.
+                    id="expire-decommission-fallback",
+                    status="Enabled",
+                    filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=DECOMMISSION_PREFIX),
+                    expiration=aws.s3.BucketLifecycleConfigurationRuleExpirationArgs(days=2),
+                ),
+                aws.s3.BucketLifecycleConfigurationRuleArgs(
+                    id="abort-incomplete-uploads",
+                    status="Enabled",
+                    filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=""),
+                    abort_incomplete_multipart_upload=aws.s3.BucketLifecycleConfigurationRuleAbortIncompleteMultipartUploadArgs(
+                        days_after_initiation=2
+                    ),
+                ),
+            ],
+            opts=child,
+        )
+        aws.s3.BucketPolicy(
+            f"{name}-data", bucket=bucket.id, policy=bucket.arn.apply(tls_only_bucket_policy), opts=child
+        )
+
+        repository = aws.ecr.Repository(
+            f"{name}-spark-image",
+            name=f"{args.cluster_name}/spark",
+            image_scanning_configuration=aws.ecr.RepositoryImageScanningConfigurationArgs(scan_on_push=True),
+            image_tag_mutability="MUTABLE",
+            encryption_configurations=[aws.ecr.RepositoryEncryptionConfigurationArgs(encryption_type="AES256")],
+            opts=child,
+        )
+        aws.ecr.LifecyclePolicy(
+            f"{name}-spark-image",
+            repository=repository.name,
+            policy=ecr_lifecycle_policy(args.image_retention_count),
+            opts=child,
+        )
+
+        self.bucket_name = bucket.bucket
+        self.bucket_arn = bucket.arn
+        self.image_repository_url = repository.repository_url
+        self.image_repository_arn = repository.arn
+        self.register_outputs(
+            {
+                "bucketName": self.bucket_name,
+                "bucketArn": self.bucket_arn,
+                "imageRepositoryUrl": self.image_repository_url,
+            }
+        )
