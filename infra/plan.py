@@ -42,6 +42,8 @@ class PlannedResource:
     name: str
     inputs: dict[str, Any]
     custom: bool
+    # The type token of the parent resource; the mocks do not pass parents, the monitor does.
+    parent_type: str = ""
 
     def as_json(self) -> dict[str, Any]:
         return {"type": self.type, "name": self.name, "inputs": self.inputs}
@@ -90,6 +92,7 @@ class PlanMocks(pulumi.runtime.Mocks):
         self.region = region
         self.monitor: PlanMonitor | None = None
         self.plan = Plan()
+        self.parents: dict[tuple[str, str], str] = {}
 
     def _register_child(self, type_token: str, name: str, state: dict[str, Any]) -> dict[str, Any]:
         """Register a resource a component would have created and return a reference to it."""
@@ -103,7 +106,8 @@ class PlanMocks(pulumi.runtime.Mocks):
         return f"arn:aws:{service}:{self.region}:{ACCOUNT_ID}:{name}"
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
-        self.plan.resources.append(PlannedResource(args.typ, args.name, _plain(args.inputs), bool(args.custom)))
+        parent_type = self.parents.pop((args.typ, args.name), "")
+        self.plan.resources.append(PlannedResource(args.typ, args.name, _plain(args.inputs), bool(args.custom), parent_type))
         outputs: dict[str, Any] = dict(args.inputs)
         name = args.inputs.get("name") or args.name
         if args.typ.startswith("aws:"):
@@ -183,6 +187,11 @@ class PlanMonitor(pulumi_mocks.MockMonitor):
             return type("SupportsFeatureResponse", (object,), {"hasSupport": False})
         return super().SupportsFeature(request)
 
+    def RegisterResource(self, request: Any) -> Any:
+        if isinstance(self.mocks, PlanMocks) and request.parent:
+            self.mocks.parents[(request.type, request.name)] = request.parent.split("::")[2].split("$")[-1]
+        return super().RegisterResource(request)
+
     def Call(self, request: Any) -> Any:
         args = rpc.deserialize_properties(request.args)
         result, _ = self.mocks.call(pulumi.runtime.MockCallArgs(request.tok, args, request.provider))
@@ -191,24 +200,41 @@ class PlanMonitor(pulumi_mocks.MockMonitor):
 
 
 def stack_config(stack: str, root: Path = ROOT) -> dict[str, str]:
-    """The config of Pulumi.<stack>.yaml as the engine hands it to the program (values as text)."""
-    path = root / f"Pulumi.{stack}.yaml"
+    """The config of Pulumi.<stack>.yaml in `root`, as the engine hands it to the program."""
+    return stack_file_config(root / f"Pulumi.{stack}.yaml")
+
+
+def stack_file_config(path: Path) -> dict[str, str]:
+    """A stack file's config: namespaced keys, structured values as JSON text (as Pulumi passes them)."""
     if not path.is_file():
         raise FileNotFoundError(f"no stack file {path.name}; create it or pass another --stack")
     document = yaml.safe_load(path.read_text()) or {}
-    config = document.get("config") or {}
+    config = document.get("config") if isinstance(document, dict) else None
     if not isinstance(config, dict):
-        raise ConfigError("config", f"{path.name}: `config:` must be a mapping of keys to values")
+        raise ConfigError("config", f"{path.name} needs a `config:` mapping of keys to values")
     return {
         key: value if isinstance(value, str) else json.dumps(value)
         for key, value in config.items()
     }
 
 
-def run_plan(config: Mapping[str, str], stack: str = "dev", program: Path = ROOT / "__main__.py") -> Plan:
-    """Run the program under mocks with `config` (namespaced keys) and return what it declared."""
-    region = config.get("aws:region", "us-west-2")
-    mocks = PlanMocks(region)
+def stack_name_of(path: Path) -> str:
+    """`Pulumi.prod.yaml` → `prod`."""
+    name = path.name
+    return name.removeprefix("Pulumi.").removesuffix(".yaml").removesuffix(".yml") or "dev"
+
+
+def run_plan(
+    config: Mapping[str, str],
+    stack: str = "dev",
+    program: Path = ROOT / "__main__.py",
+    mocks: PlanMocks | None = None,
+) -> Plan:
+    """Run the program under mocks with `config` (namespaced keys) and return what it declared.
+
+    Pass `mocks` to inspect what was registered even when the program fails.
+    """
+    mocks = mocks or PlanMocks(config.get("aws:region", "us-west-2"))
     monitor = PlanMonitor(mocks)
     mocks.monitor = monitor
     runtime_settings.ROOT.set(None)
@@ -243,11 +269,17 @@ def run_plan(config: Mapping[str, str], stack: str = "dev", program: Path = ROOT
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m infra.plan", description=__doc__.splitlines()[0])
-    parser.add_argument("--stack", default="dev", help="stack whose Pulumi.<stack>.yaml to read (default: dev)")
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--stack", default="dev", help="stack whose Pulumi.<stack>.yaml to read (default: dev)")
+    source.add_argument("--stack-file", type=Path, help="a stack file elsewhere (its name gives the stack)")
     parser.add_argument("--json", action="store_true", help="print {resources, outputs} as JSON")
     args = parser.parse_args(argv)
     try:
-        plan = run_plan(stack_config(args.stack), stack=args.stack)
+        if args.stack_file is not None:
+            stack = stack_name_of(args.stack_file)
+            plan = run_plan(stack_file_config(args.stack_file), stack=stack)
+        else:
+            plan = run_plan(stack_config(args.stack), stack=args.stack)
     except (ConfigError, pulumi.RunError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

@@ -1,0 +1,139 @@
+"""Stack settings: defaults, and one clear line naming the key for every bad config value."""
+
+from __future__ import annotations
+
+import pulumi
+import pytest
+
+from infra.network import subnet_cidrs
+from infra.plan import PlanMocks, main, run_plan
+from infra.settings import ConfigError, Settings, settings_from_values
+from tests.infra_plans import with_overrides
+
+GOOD_EXECUTORS = {"instanceTypes": ["m5.xlarge", "m5a.xlarge"], "minSize": 0, "maxSize": 5}
+
+
+def _settings(**values: object) -> Settings:
+    return settings_from_values(values, stack="dev", region="us-west-2")
+
+
+def test_defaults_are_the_cheap_dev_shape() -> None:
+    """No config at all: one On-Demand driver node, Spot executors from zero, IRSA, spark namespace."""
+    settings = _settings()
+    assert settings.cluster_name == "spark-dev"
+    assert settings.drivers.initial_size == 1
+    assert settings.executors.initial_size == 0
+    assert len(settings.executors.instance_types) == 5
+    assert settings.s3_access_via == "irsa"
+    assert (settings.spark_namespace, settings.spark_service_account) == ("spark", "spark")
+    assert settings.network.nat_gateways == "single"
+
+
+def test_structured_values_arrive_as_json_text_like_pulumi_passes_them() -> None:
+    """Pulumi hands objects over as JSON strings and scalars as text; both are parsed."""
+    settings = _settings(executors='{"instanceTypes": ["m5.xlarge"], "minSize": "1", "maxSize": "4"}', kubernetesVersion="1.33")
+    assert (settings.executors.min_size, settings.executors.max_size) == (1, 4)
+    assert settings.autoscaler_chart_version == "9.51.0"
+
+
+BAD_CONFIGS = [
+    ({"executors": {**GOOD_EXECUTORS, "minSize": 6}}, "executors.minSize", "above maxSize 5"),
+    ({"executors": {**GOOD_EXECUTORS, "desiredSize": 9}}, "executors.desiredSize", "between minSize 0 and maxSize 5"),
+    ({"executors": {**GOOD_EXECUTORS, "minSize": -1}}, "executors.minSize", "greater than or equal to 0"),
+    ({"executors": {**GOOD_EXECUTORS, "maxSize": 100000}}, "executors.maxSize", "less than or equal to 1000"),
+    ({"executors": {**GOOD_EXECUTORS, "instanceTypes": []}}, "executors.instanceTypes", "at least 1 item"),
+    ({"executors": {**GOOD_EXECUTORS, "instanceTypes": ["m5.xlarge", "m5.2xlarge"]}}, "executors.instanceTypes", "same vCPU and memory"),
+    ({"executors": {**GOOD_EXECUTORS, "instanceTypes": ["m5.xlarge", "m5.xlarge"]}}, "executors.instanceTypes", "twice"),
+    ({"executors": {**GOOD_EXECUTORS, "instanceTypes": ["p3.16xlarge"]}}, "executors.instanceTypes", "unknown instance type 'p3.16xlarge'"),
+    ({"executors": {**GOOD_EXECUTORS, "minSize": "many"}}, "executors.minSize", "valid integer"),
+    ({"executors": {**GOOD_EXECUTORS, "spot": True}}, "executors.spot", "is not a setting"),
+    ({"executors": {**GOOD_EXECUTORS, "labels": {"eks.amazonaws.com/capacityType": "x"}}}, "executors.labels", "not a valid, user-settable"),
+    ({"drivers": {"instanceTypes": ["m5.xlarge"], "minSize": 0, "maxSize": 2}}, "drivers.minSize", "at least 1"),
+    ({"drivers": {"instanceTypes": ["m5.xlarge"], "maxSize": 2}}, "drivers.minSize", "Field required"),
+    ({"exectors": GOOD_EXECUTORS}, "exectors", "is not a setting; known settings: clusterName"),
+    ({"kubernetesVersion": "1.29"}, "kubernetesVersion", "use one of 1.33, 1.34, 1.35"),
+    ({"clusterName": "Spark_Dev"}, "clusterName", "lowercase letters"),
+    ({"clusterName": "a" * 40}, "clusterName", "2-32"),
+    ({"sparkNamespace": "kube-system"}, "sparkNamespace", "system namespace"),
+    ({"sparkNamespace": "Spark!"}, "sparkNamespace", "DNS-1123"),
+    ({"sparkServiceAccount": "x" * 70}, "sparkServiceAccount", "DNS-1123"),
+    ({"s3AccessVia": "instanceProfile"}, "s3AccessVia", "'irsa' or 'nodeRole' (got 'instanceProfile')"),
+    ({"network": {"vpcCidr": "10.0.0.0/8"}}, "network.vpcCidr", "/16 to /20"),
+    ({"network": {"vpcCidr": "10.0.0.1/16"}}, "network.vpcCidr", "not an IPv4 network"),
+    ({"network": {"availabilityZones": 1}}, "network.availabilityZones", "greater than or equal to 2"),
+    ({"network": {"natGateways": "none"}}, "network.natGateways", "'single' or 'perAz'"),
+    ({"network": {"existingVpcId": "vpc-0123456789abcdef0"}}, "network.privateSubnetIds", "at least two private subnets"),
+    ({"network": {"existingVpcId": "my-vpc"}}, "network.existingVpcId", "not a VPC id"),
+    (
+        {"network": {"existingVpcId": "vpc-0123456789abcdef0", "privateSubnetIds": ["subnet-12345678", "sub-2"]}},
+        "network.privateSubnetIds",
+        "'sub-2' is not a subnet id",
+    ),
+    (
+        {"network": {"existingVpcId": "vpc-0123456789abcdef0", "natGateways": "perAz",
+                     "privateSubnetIds": ["subnet-12345678", "subnet-23456789"]}},
+        "network.natGateways",
+        "only applies to a new VPC",
+    ),
+    ({"network": {"privateSubnetIds": ["subnet-12345678"]}}, "network.privateSubnetIds", "need network.existingVpcId"),
+    ({"apiEndpoint": {"publicAccess": False, "privateAccess": False}}, "apiEndpoint.privateAccess", "must be reachable"),
+    ({"apiEndpoint": {"publicAccessCidrs": ["0.0.0.0/33"]}}, "apiEndpoint.publicAccessCidrs", "not an IPv4 CIDR"),
+    ({"apiEndpoint": {"publicAccess": False, "publicAccessCidrs": ["198.51.100.0/24"]}}, "apiEndpoint.publicAccessCidrs", "only applies when publicAccess"),
+    ({"bucket": {"eventLogRetentionDays": 0}}, "bucket.eventLogRetentionDays", "greater than or equal to 1"),
+    ({"bucket": {"versioning": "maybe"}}, "bucket.versioning", "valid boolean"),
+    ({"autoscaler": {"expander": "price"}}, "autoscaler.expander", "'least-waste', 'random' or 'most-pods'"),
+    ({"autoscaler": {"scaleDownUnneededTime": "ten minutes"}}, "autoscaler.scaleDownUnneededTime", "duration"),
+    ({"imageRetentionCount": 0}, "imageRetentionCount", "greater than or equal to 1"),
+    ({"tags": ["a", "b"]}, "tags", "valid dictionary"),
+]
+
+
+@pytest.mark.parametrize(("values", "key", "fragment"), BAD_CONFIGS, ids=[c[1] + ":" + c[2][:20] for c in BAD_CONFIGS])
+def test_each_bad_value_names_its_key_and_what_is_allowed(values: dict, key: str, fragment: str) -> None:
+    """The message is one line: `config spark-eks-spot:<key>: <problem and fix>`."""
+    with pytest.raises(ConfigError) as caught:
+        _settings(**values)
+    message = str(caught.value)
+    assert "\n" not in message
+    assert message.startswith(f"config spark-eks-spot:{key}: "), message
+    assert fragment in message
+
+
+@pytest.mark.parametrize("region", [None, "", "us-west", "US-WEST-2", "mars-north-1a"])
+def test_region_must_be_an_aws_region(region: str | None) -> None:
+    """aws:region is required and must look like one."""
+    with pytest.raises(ConfigError) as caught:
+        settings_from_values({}, stack="dev", region=region)
+    assert str(caught.value).startswith("config spark-eks-spot:aws:region: ")
+
+
+def test_subnets_are_carved_without_overlap() -> None:
+    """Private blocks come first, public blocks from the fifth eighth; none overlap."""
+    private, public = subnet_cidrs("10.20.0.0/16", 4)
+    assert private == ["10.20.0.0/19", "10.20.32.0/19", "10.20.64.0/19", "10.20.96.0/19"]
+    assert public == ["10.20.128.0/19", "10.20.160.0/19", "10.20.192.0/19", "10.20.224.0/19"]
+
+
+def test_a_bad_config_stops_the_program_before_any_resource() -> None:
+    """Run under the mocks, a bad value raises a RunError and nothing is registered."""
+    mocks = PlanMocks("us-west-2")
+    config = with_overrides("dev", executors={**GOOD_EXECUTORS, "maxSize": 0})
+    with pytest.raises(pulumi.RunError, match=r"^config spark-eks-spot:executors.maxSize: "):
+        run_plan(config, stack="dev", mocks=mocks)
+    assert mocks.plan.resources == []
+
+
+def test_plan_cli_reports_a_bad_stack_file_in_one_line(tmp_path, capsys) -> None:
+    """`python -m infra.plan --stack-file` exits 1 with the config error alone on stderr."""
+    stack_file = tmp_path / "Pulumi.broken.yaml"
+    stack_file.write_text("config:\n  aws:region: us-west-2\n  spark-eks-spot:s3AccessVia: everyone\n")
+    assert main(["--stack-file", str(stack_file)]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == "error: config spark-eks-spot:s3AccessVia: Input should be 'irsa' or 'nodeRole' (got 'everyone')\n"
+
+
+def test_plan_cli_reports_a_missing_stack_file(capsys) -> None:
+    """An unknown stack name exits 2 and says which file is missing."""
+    assert main(["--stack", "nosuchstack"]) == 2
+    assert capsys.readouterr().err == "error: no stack file Pulumi.nosuchstack.yaml; create it or pass another --stack\n"

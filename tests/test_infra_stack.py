@@ -1,0 +1,345 @@
+"""The Pulumi program under Pulumi's mocks: the inputs every resource receives, for the dev stack."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from infra.instance_types import instance_size
+from infra.plan import Plan
+from tests.infra_plans import only, plan_with, policy_document, stack_plan
+
+NODE_GROUP = "eks:index:ManagedNodeGroup"
+ASG_TAG = "aws:autoscaling/tag:Tag"
+
+
+@pytest.fixture(scope="module")
+def dev() -> Plan:
+    return stack_plan("dev")
+
+
+def _group(plan: Plan, key: str) -> dict:
+    return plan.named(f"nodegroups-{key}").inputs
+
+
+def _asg_tags(plan: Plan, key: str) -> dict[str, str]:
+    """The tags put on one node group's Auto Scaling group, keyed by tag key."""
+    tags = [t.inputs for t in plan.of_type(ASG_TAG) if t.name.startswith(f"nodegroups-{key}-")]
+    assert {t["autoscalingGroupName"] for t in tags} == {f"eks-nodegroups-{key}-asg"}
+    assert all(t["tag"]["propagateAtLaunch"] is False for t in tags)
+    return {t["tag"]["key"]: t["tag"]["value"] for t in tags}
+
+
+def test_drivers_run_on_demand_from_one_node(dev: Plan) -> None:
+    """Drivers and add-ons get an On-Demand group that starts with one node and never resets its size."""
+    drivers = _group(dev, "drivers")
+    assert drivers["capacityType"] == "ON_DEMAND"
+    assert drivers["instanceTypes"] == ["m5.xlarge"]
+    assert drivers["scalingConfig"] == {"minSize": 1, "desiredSize": 1, "maxSize": 3}
+    assert drivers["ignoreScalingChanges"] is True
+    assert drivers["labels"] == {"spark-eks-spot/role": "driver"}
+    assert "taints" not in drivers
+
+
+def test_executors_run_on_spot_across_same_size_types(dev: Plan) -> None:
+    """Executors: Spot, five types of one size, idle at zero, tainted so only executors land there."""
+    executors = _group(dev, "executors")
+    assert executors["capacityType"] == "SPOT"
+    assert executors["instanceTypes"] == ["m5.xlarge", "m5a.xlarge", "m5d.xlarge", "m5ad.xlarge", "m4.xlarge"]
+    assert len({instance_size(t) for t in executors["instanceTypes"]}) == 1
+    assert executors["scalingConfig"] == {"minSize": 0, "desiredSize": 0, "maxSize": 20}
+    assert executors["ignoreScalingChanges"] is True
+    assert executors["diskSize"] == 100
+    assert executors["taints"] == [{"key": "spark-eks-spot/spot", "value": "true", "effect": "NO_SCHEDULE"}]
+
+
+def test_node_groups_use_only_private_subnets(dev: Plan) -> None:
+    """Both groups sit in the private subnets and join the cluster with the shared node role."""
+    private_ids = sorted(f"{r.name}-id" for r in dev.of_type("aws:ec2/subnet:Subnet") if "private" in r.name)
+    assert len(private_ids) == 2
+    for key in ("drivers", "executors"):
+        group = _group(dev, key)
+        assert sorted(group["subnetIds"]) == private_ids
+        assert group["nodeRole"] == "nodes-role-id"
+        assert group["cluster"].endswith("eks:index:Cluster::cluster-eks")
+
+
+def test_every_asg_carries_discovery_and_node_template_tags(dev: Plan) -> None:
+    """The autoscaler finds both ASGs and can scale each from zero (labels and taints known)."""
+    template = "k8s.io/cluster-autoscaler/node-template"
+    assert _asg_tags(dev, "drivers") == {
+        "k8s.io/cluster-autoscaler/enabled": "true",
+        "k8s.io/cluster-autoscaler/spark-dev": "owned",
+        f"{template}/label/eks.amazonaws.com/capacityType": "ON_DEMAND",
+        f"{template}/label/spark-eks-spot/role": "driver",
+        f"{template}/resources/ephemeral-storage": "50G",
+    }
+    assert _asg_tags(dev, "executors") == {
+        "k8s.io/cluster-autoscaler/enabled": "true",
+        "k8s.io/cluster-autoscaler/spark-dev": "owned",
+        f"{template}/label/eks.amazonaws.com/capacityType": "SPOT",
+        f"{template}/label/spark-eks-spot/role": "executor",
+        f"{template}/taint/spark-eks-spot/spot": "true:NoSchedule",
+        f"{template}/resources/ephemeral-storage": "100G",
+    }
+
+
+def test_custom_labels_reach_the_node_template_tags() -> None:
+    """A label a pod may select on is put on the ASG too, or scale-from-zero would never match."""
+    plan = plan_with(
+        "dev",
+        executors={"instanceTypes": ["r5.xlarge"], "minSize": 0, "maxSize": 4, "labels": {"workload": "memory-heavy"}},
+    )
+    assert _group(plan, "executors")["labels"] == {"spark-eks-spot/role": "executor", "workload": "memory-heavy"}
+    assert _asg_tags(plan, "executors")["k8s.io/cluster-autoscaler/node-template/label/workload"] == "memory-heavy"
+
+
+def test_cluster_is_private_node_eks_with_oidc(dev: Plan) -> None:
+    """EKS: pinned version, no default node group, OIDC for IRSA, nodes without public IPs."""
+    cluster = only(dev, "eks:index:Cluster").inputs
+    assert cluster["name"] == "spark-dev"
+    assert cluster["version"] == "1.34"
+    assert cluster["skipDefaultNodeGroup"] is True
+    assert cluster["createOidcProvider"] is True
+    assert cluster["nodeAssociatePublicIpAddress"] is False
+    assert cluster["authenticationMode"] == "API"
+    assert cluster["instanceRoles"] == ["nodes-role-id"]
+    assert cluster["vpcId"] == "network-vpc-id"
+    assert sorted(cluster["privateSubnetIds"]) == ["network-private-0-id", "network-private-1-id"]
+    assert cluster["endpointPrivateAccess"] is True
+
+
+def test_kubernetes_resources_use_the_cluster_provider_with_secret_kubeconfig(dev: Plan) -> None:
+    """The Kubernetes provider is built from the cluster's kubeconfig, which stays a secret."""
+    provider = only(dev, "pulumi:providers:kubernetes")
+    assert provider.inputs["kubeconfig"] == "[secret]"
+    assert dev.outputs["kubeconfig"] == "[secret]"
+
+
+def test_new_vpc_has_private_and_public_subnets_in_two_zones_and_one_nat(dev: Plan) -> None:
+    """Dev: a /16 VPC, two AZs, private subnets routed through a single NAT gateway."""
+    assert only(dev, "aws:ec2/vpc:Vpc").inputs["cidrBlock"] == "10.0.0.0/16"
+    subnets = {r.name: r.inputs for r in dev.of_type("aws:ec2/subnet:Subnet")}
+    assert {n: s["cidrBlock"] for n, s in subnets.items()} == {
+        "network-private-0": "10.0.0.0/19",
+        "network-private-1": "10.0.32.0/19",
+        "network-public-0": "10.0.128.0/19",
+        "network-public-1": "10.0.160.0/19",
+    }
+    assert subnets["network-private-0"]["availabilityZone"] != subnets["network-private-1"]["availabilityZone"]
+    assert all(s["mapPublicIpOnLaunch"] is False for s in subnets.values())
+    assert subnets["network-private-0"]["tags"]["kubernetes.io/role/internal-elb"] == "1"
+    assert subnets["network-public-0"]["tags"]["kubernetes.io/role/elb"] == "1"
+    nats = dev.of_type("aws:ec2/natGateway:NatGateway")
+    assert [n.inputs["subnetId"] for n in nats] == ["network-public-0-id"]
+    private_routes = [r.inputs["routes"] for r in dev.of_type("aws:ec2/routeTable:RouteTable") if "private" in r.name]
+    assert private_routes == [[{"cidrBlock": "0.0.0.0/0", "natGatewayId": "network-nat-0-id"}]] * 2
+
+
+def test_nat_per_az_gives_each_private_subnet_its_own_gateway() -> None:
+    """natGateways: perAz → one NAT per AZ, each private route table through its own zone's NAT."""
+    plan = plan_with("dev", network={"availabilityZones": 3, "natGateways": "perAz"})
+    assert sorted(n.inputs["subnetId"] for n in plan.of_type("aws:ec2/natGateway:NatGateway")) == [
+        "network-public-0-id", "network-public-1-id", "network-public-2-id"
+    ]
+    routes = {r.name: r.inputs["routes"][0]["natGatewayId"] for r in plan.of_type("aws:ec2/routeTable:RouteTable") if "private" in r.name}
+    assert routes == {f"network-private-{i}": f"network-nat-{i}-id" for i in range(3)}
+
+
+def test_existing_vpc_creates_no_network_and_uses_given_subnets() -> None:
+    """An existing VPC: nothing of the network is created; cluster and groups use the given ids."""
+    private = ["subnet-0aaaaaaaaaaaaaaa1", "subnet-0aaaaaaaaaaaaaaa2"]
+    public = ["subnet-0bbbbbbbbbbbbbbb1"]
+    plan = plan_with(
+        "dev",
+        network={"existingVpcId": "vpc-0123456789abcdef0", "privateSubnetIds": private, "publicSubnetIds": public},
+    )
+    assert not [r for r in plan.resources if r.type.startswith("aws:ec2/")]
+    cluster = only(plan, "eks:index:Cluster").inputs
+    assert cluster["vpcId"] == "vpc-0123456789abcdef0"
+    assert cluster["privateSubnetIds"] == private
+    assert cluster["publicSubnetIds"] == public
+    assert _group(plan, "executors")["subnetIds"] == private
+
+
+def test_existing_vpc_without_public_subnets_leaves_cluster_private_subnets_only() -> None:
+    """No public subnets configured: the cluster gets none (rather than an empty list)."""
+    plan = plan_with(
+        "dev",
+        network={"existingVpcId": "vpc-0123456789abcdef0", "privateSubnetIds": ["subnet-0aaaaaaaaaaaaaaa1", "subnet-0aaaaaaaaaaaaaaa2"]},
+    )
+    assert "publicSubnetIds" not in only(plan, "eks:index:Cluster").inputs
+
+
+def test_spark_s3_policy_is_least_privilege_on_the_bucket_only(dev: Plan) -> None:
+    """The S3 policy: named actions on the project's bucket and its objects, nothing else."""
+    bucket = dev.outputs["bucketName"]
+    document = policy_document(dev.named("spark-s3-bucket-policy"))
+    resources = {r for s in document["Statement"] for r in s["Resource"]}
+    actions = {a for s in document["Statement"] for a in s["Action"]}
+    assert resources == {f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"}
+    assert all(s["Effect"] == "Allow" for s in document["Statement"])
+    assert not any("*" in a for a in actions)
+    assert {"s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:ListBucket"} <= actions
+
+
+def test_s3_policy_is_attached_to_spark_irsa_role_by_default(dev: Plan) -> None:
+    """Default: the policy goes to an IRSA role that only spark:spark can assume, annotated on the SA."""
+    attachment = dev.named("spark-s3-bucket-attachment").inputs
+    assert attachment["role"] == "spark-s3-irsa-role"
+    assert attachment["policyArn"].endswith(":policy/spark-s3-bucket-policy")
+    trust = policy_document(dev.named("spark-s3-irsa-role"), "assumeRolePolicy")
+    [statement] = trust["Statement"]
+    assert statement["Action"] == "sts:AssumeRoleWithWebIdentity"
+    assert statement["Principal"]["Federated"].startswith("arn:aws:iam::123456789012:oidc-provider/")
+    conditions = statement["Condition"]["StringEquals"]
+    assert sorted(conditions.values()) == ["sts.amazonaws.com", "system:serviceaccount:spark:spark"]
+    account = dev.named("spark-service-account").inputs["metadata"]
+    assert account["annotations"] == {"eks.amazonaws.com/role-arn": dev.outputs["sparkRoleArn"]}
+    assert dev.outputs["sparkRoleArn"] == "arn:aws:iam::123456789012:role/spark-s3-irsa-role"
+
+
+def test_s3_access_via_node_role_attaches_to_the_node_role() -> None:
+    """s3AccessVia: nodeRole (the seed's way): same policy on the node role, no Spark IRSA role."""
+    plan = plan_with("dev", s3AccessVia="nodeRole")
+    assert plan.named("spark-s3-bucket-attachment").inputs["role"] == "nodes-role"
+    assert not [r for r in plan.resources if r.name.startswith("spark-s3-irsa")]
+    assert "annotations" not in plan.named("spark-service-account").inputs["metadata"]
+    assert plan.outputs["sparkRoleArn"] == ""
+    assert plan.outputs["s3AccessVia"] == "nodeRole"
+
+
+def test_node_role_has_only_the_eks_worker_managed_policies(dev: Plan) -> None:
+    """Nodes: EC2 trust, the three AWS-managed worker policies, no S3 grant in IRSA mode."""
+    trust = policy_document(dev.named("nodes-role"), "assumeRolePolicy")
+    assert trust["Statement"][0]["Principal"] == {"Service": "ec2.amazonaws.com"}
+    attached = sorted(a.inputs["policyArn"] for a in dev.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment") if a.inputs["role"] == "nodes-role")
+    assert attached == [
+        "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly",
+        "arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy",
+        "arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy",
+    ]
+
+
+def test_autoscaler_policy_scales_only_this_clusters_groups(dev: Plan) -> None:
+    """Describe calls on *, but SetDesiredCapacity/Terminate only on ASGs tagged owned by this cluster."""
+    document = policy_document(dev.named("autoscaler-scaling-policy"))
+    describe, scale = document["Statement"]
+    assert all(a.split(":")[1].startswith(("Describe", "Get")) for a in describe["Action"])
+    assert "Condition" not in describe
+    assert sorted(scale["Action"]) == ["autoscaling:SetDesiredCapacity", "autoscaling:TerminateInstanceInAutoScalingGroup"]
+    assert scale["Condition"] == {"StringEquals": {"aws:ResourceTag/k8s.io/cluster-autoscaler/spark-dev": "owned"}}
+    trust = policy_document(dev.named("autoscaler-irsa-role"), "assumeRolePolicy")
+    assert "system:serviceaccount:kube-system:cluster-autoscaler" in trust["Statement"][0]["Condition"]["StringEquals"].values()
+    assert dev.named("autoscaler-scaling-attachment").inputs["role"] == "autoscaler-irsa-role"
+
+
+def test_autoscaler_chart_is_pinned_and_configured_for_this_cluster(dev: Plan) -> None:
+    """The Helm release: pinned chart, image of the cluster's minor, IRSA SA, On-Demand nodes only."""
+    release = only(dev, "kubernetes:helm.sh/v3:Release").inputs
+    assert (release["chart"], release["version"], release["namespace"]) == ("cluster-autoscaler", "9.52.1", "kube-system")
+    values = release["values"]
+    assert values["cloudProvider"] == "aws"
+    assert values["awsRegion"] == "us-west-2"
+    assert values["autoDiscovery"] == {"clusterName": "spark-dev"}
+    assert values["image"]["tag"] == "v1.34.0"
+    assert values["rbac"]["serviceAccount"]["name"] == "cluster-autoscaler"
+    assert values["rbac"]["serviceAccount"]["annotations"] == {"eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/autoscaler-irsa-role"}
+    assert values["extraArgs"]["balance-similar-node-groups"] is True
+    assert values["extraArgs"]["skip-nodes-with-system-pods"] is False
+    assert values["extraArgs"]["expander"] == "least-waste"
+    assert values["nodeSelector"] == {"eks.amazonaws.com/capacityType": "ON_DEMAND"}
+
+
+def test_autoscaler_release_follows_the_kubernetes_minor() -> None:
+    """Changing kubernetesVersion moves both the chart pin and the autoscaler image."""
+    plan = plan_with("dev", kubernetesVersion="1.35")
+    release = only(plan, "kubernetes:helm.sh/v3:Release").inputs
+    assert (release["version"], release["values"]["image"]["tag"]) == ("9.59.0", "v1.35.0")
+    assert only(plan, "eks:index:Cluster").inputs["version"] == "1.35"
+
+
+def test_spark_rbac_is_namespaced_with_only_the_verbs_spark_needs(dev: Plan) -> None:
+    """A Role in the spark namespace (no ClusterRole, no `edit`), bound to the spark ServiceAccount."""
+    assert only(dev, "kubernetes:core/v1:Namespace").inputs["metadata"]["name"] == "spark"
+    role = only(dev, "kubernetes:rbac.authorization.k8s.io/v1:Role").inputs
+    assert role["metadata"]["namespace"] == "spark"
+    [rule] = role["rules"]
+    assert rule["apiGroups"] == [""]
+    assert sorted(rule["resources"]) == ["configmaps", "persistentvolumeclaims", "pods", "services"]
+    assert sorted(rule["verbs"]) == sorted(["get", "list", "watch", "create", "update", "patch", "delete", "deletecollection"])
+    binding = only(dev, "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding").inputs
+    assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": role["metadata"]["name"]}
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "spark", "namespace": "spark"}]
+    assert not [r for r in dev.resources if "ClusterRole" in r.type]
+
+
+def test_bucket_is_encrypted_private_tls_only_with_event_log_expiry(dev: Plan) -> None:
+    """Bucket: KMS encryption, every public access block on, TLS-only policy, expiring event logs."""
+    block = only(dev, "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock").inputs
+    assert all(block[k] is True for k in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"))
+    encryption = only(dev, "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration").inputs
+    assert encryption["rules"][0]["applyServerSideEncryptionByDefault"]["sseAlgorithm"] == "aws:kms"
+    assert only(dev, "aws:s3/bucketOwnershipControls:BucketOwnershipControls").inputs["rule"] == {"objectOwnership": "BucketOwnerEnforced"}
+    [deny] = policy_document(only(dev, "aws:s3/bucketPolicy:BucketPolicy"))["Statement"]
+    assert (deny["Effect"], deny["Condition"]) == ("Deny", {"Bool": {"aws:SecureTransport": "false"}})
+    rules = {r["id"]: r for r in only(dev, "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration").inputs["rules"]}
+    assert rules["expire-event-logs"]["filter"] == {"prefix": "spark-events/"}
+    assert rules["expire-event-logs"]["expiration"] == {"days": 14}
+    assert not dev.of_type("aws:s3/bucketVersioning:BucketVersioning")
+    assert only(dev, "aws:s3/bucket:Bucket").inputs["forceDestroy"] is False
+
+
+def test_bucket_versioning_follows_config() -> None:
+    """bucket.versioning: true adds an Enabled versioning configuration."""
+    plan = plan_with("dev", bucket={"versioning": True})
+    versioning = only(plan, "aws:s3/bucketVersioning:BucketVersioning").inputs
+    assert versioning["versioningConfiguration"] == {"status": "Enabled"}
+
+
+def test_image_repository_scans_on_push_and_expires_old_images(dev: Plan) -> None:
+    """ECR: scan on push, encrypted, untagged images expire and only the newest 30 are kept."""
+    repository = only(dev, "aws:ecr/repository:Repository").inputs
+    assert repository["name"] == "spark-dev/spark"
+    assert repository["imageScanningConfiguration"] == {"scanOnPush": True}
+    lifecycle = json.loads(only(dev, "aws:ecr/lifecyclePolicy:LifecyclePolicy").inputs["policy"])
+    selections = [rule["selection"] for rule in lifecycle["rules"]]
+    assert selections[0]["tagStatus"] == "untagged"
+    assert selections[1] == {"tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": 30}
+
+
+def test_every_aws_resource_gets_the_stack_tags_through_the_provider(dev: Plan) -> None:
+    """Default tags on the explicit AWS provider tag everything the stack creates."""
+    provider = only(dev, "pulumi:providers:aws").inputs
+    assert provider["region"] == "us-west-2"
+    assert json.loads(provider["defaultTags"]) == {"tags": {"project": "spark-eks-spot", "stack": "dev", "managed-by": "pulumi"}}
+
+
+def test_outputs_follow_the_contract(dev: Plan) -> None:
+    """Every output the jobs submitter and cost estimator read, camelCase, kubeconfig secret."""
+    assert set(dev.outputs) >= {
+        "apiServerUrl", "kubeconfig", "clusterName", "region", "imageRepositoryUrl", "bucketName",
+        "sparkNamespace", "sparkServiceAccount", "sparkRoleArn", "nodeGroups",
+    }
+    assert (dev.outputs["clusterName"], dev.outputs["region"]) == ("spark-dev", "us-west-2")
+    assert (dev.outputs["sparkNamespace"], dev.outputs["sparkServiceAccount"]) == ("spark", "spark")
+    assert dev.outputs["imageRepositoryUrl"].endswith("/spark-dev/spark")
+    assert dev.outputs["nodeGroups"]["executors"] == {
+        "capacityType": "SPOT",
+        "instanceTypes": ["m5.xlarge", "m5a.xlarge", "m5d.xlarge", "m5ad.xlarge", "m4.xlarge"],
+        "minSize": 0,
+        "maxSize": 20,
+        "role": "executor",
+    }
+    assert dev.outputs["nodeGroups"]["drivers"]["capacityType"] == "ON_DEMAND"
+
+
+def test_every_resource_is_a_child_of_a_component(dev: Plan) -> None:
+    """Only components and providers sit at the stack's top level; everything else has parent=self."""
+    top_level = {r.name for r in dev.resources if r.parent_type in ("pulumi:pulumi:Stack", "")}
+    components = {r.name for r in dev.resources if r.type.startswith("spark-eks-spot:infra:") and r.parent_type == "pulumi:pulumi:Stack"}
+    assert components == {"network", "storage", "nodes", "cluster", "nodegroups", "spark-s3", "autoscaler", "spark"}
+    assert top_level == components | {"aws"}
+    children = [r for r in dev.resources if r.name not in top_level]
+    assert children and all(r.parent_type.startswith(("spark-eks-spot:infra:", "eks:index:")) for r in children)
