@@ -53,6 +53,7 @@ node_groups = NodeGroups(
         subnet_ids=network.private_subnet_ids,
         drivers=settings.drivers,
         executors=settings.executors,
+        extra_executors=settings.extra_executor_groups,
     ),
     opts=on_aws,
 )

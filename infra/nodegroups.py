@@ -10,8 +10,8 @@ node-template tags the autoscaler cannot scale a group up from zero.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Mapping
 
 import pulumi
 import pulumi_aws as aws
@@ -42,10 +42,19 @@ class NodeGroupSpec:
         return {ROLE_LABEL: self.role, **self.settings.labels}
 
 
-def node_group_specs(drivers: NodeGroupSettings, executors: NodeGroupSettings) -> list[NodeGroupSpec]:
+def node_group_specs(
+    drivers: NodeGroupSettings,
+    executors: NodeGroupSettings,
+    extra_executors: Mapping[str, NodeGroupSettings] | None = None,
+) -> list[NodeGroupSpec]:
+    """The On-Demand driver group, the Spot executor group, and any extra Spot pools."""
     return [
         NodeGroupSpec("drivers", "driver", "ON_DEMAND", drivers),
         NodeGroupSpec("executors", "executor", "SPOT", executors, taints=(SPOT_TAINT,)),
+        *(
+            NodeGroupSpec(f"executors-{name}", "executor", "SPOT", group, taints=(SPOT_TAINT,))
+            for name, group in (extra_executors or {}).items()
+        ),
     ]
 
 
@@ -81,6 +90,7 @@ class NodeGroupsArgs:
     subnet_ids: pulumi.Input[list[str]]
     drivers: NodeGroupSettings
     executors: NodeGroupSettings
+    extra_executors: Mapping[str, NodeGroupSettings] = field(default_factory=dict)
 
 
 class NodeGroups(pulumi.ComponentResource):
@@ -91,7 +101,7 @@ class NodeGroups(pulumi.ComponentResource):
         super().__init__("spark-eks-spot:infra:NodeGroups", name, None, opts)
         self.groups = {}
         self.summary = {}
-        for spec in node_group_specs(args.drivers, args.executors):
+        for spec in node_group_specs(args.drivers, args.executors, args.extra_executors):
             settings = spec.settings
             group = eks.ManagedNodeGroup(
                 f"{name}-{spec.key}",

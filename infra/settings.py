@@ -183,6 +183,8 @@ class Settings(_Model):
         max_size=20,
         disk_size_gib=100,
     )
+    # More Spot pools, e.g. one per instance size (the autoscaler models a group by one size).
+    extra_executor_groups: dict[str, NodeGroupSettings] = Field(default_factory=dict, max_length=30)
     s3_access_via: Literal["irsa", "nodeRole"] = "irsa"
     spark_namespace: str = "spark"
     spark_service_account: str = "spark"
@@ -277,6 +279,13 @@ def _check(settings: Settings) -> None:
         raise ConfigError("sparkNamespace", f"{settings.spark_namespace!r} is a system namespace; pick one of Spark's own, such as spark")
     _check_node_group("drivers", settings.drivers, same_size=False)
     _check_node_group("executors", settings.executors, same_size=True)
+    for group_name, group in settings.extra_executor_groups.items():
+        if not re.fullmatch(r"[a-z0-9]([a-z0-9-]{0,14}[a-z0-9])?", group_name):
+            raise ConfigError(
+                f"extraExecutorGroups.{group_name}",
+                "group names are 1-16 lowercase letters, digits or '-' (they become part of AWS names)",
+            )
+        _check_node_group(f"extraExecutorGroups.{group_name}", group, same_size=True)
     if settings.drivers.min_size < 1:
         raise ConfigError("drivers.minSize", "must be at least 1: drivers and the cluster add-ons need an On-Demand node")
 

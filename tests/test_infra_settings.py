@@ -85,6 +85,9 @@ BAD_CONFIGS = [
     ({"autoscaler": {"scaleDownUnneededTime": "ten minutes"}}, "autoscaler.scaleDownUnneededTime", "duration"),
     ({"imageRetentionCount": 0}, "imageRetentionCount", "greater than or equal to 1"),
     ({"tags": ["a", "b"]}, "tags", "valid dictionary"),
+    ({"extraExecutorGroups": {"XL": GOOD_EXECUTORS}}, "extraExecutorGroups.XL", "lowercase"),
+    ({"extraExecutorGroups": {"xl2": {**GOOD_EXECUTORS, "instanceTypes": ["m5.2xlarge", "c5.2xlarge"]}}}, "extraExecutorGroups.xl2.instanceTypes", "same vCPU"),
+    ({"extraExecutorGroups": {"xl2": {**GOOD_EXECUTORS, "minSize": 9}}}, "extraExecutorGroups.xl2.minSize", "above maxSize"),
 ]
 
 

@@ -25,8 +25,8 @@ def _group(plan: Plan, key: str) -> dict:
 
 def _asg_tags(plan: Plan, key: str) -> dict[str, str]:
     """The tags put on one node group's Auto Scaling group, keyed by tag key."""
-    tags = [t.inputs for t in plan.of_type(ASG_TAG) if t.name.startswith(f"nodegroups-{key}-")]
-    assert {t["autoscalingGroupName"] for t in tags} == {f"eks-nodegroups-{key}-asg"}
+    tags = [t.inputs for t in plan.of_type(ASG_TAG) if t.inputs["autoscalingGroupName"] == f"eks-nodegroups-{key}-asg"]
+    assert tags, f"no tags on the ASG of {key}"
     assert all(t["tag"]["propagateAtLaunch"] is False for t in tags)
     return {t["tag"]["key"]: t["tag"]["value"] for t in tags}
 
@@ -343,3 +343,19 @@ def test_every_resource_is_a_child_of_a_component(dev: Plan) -> None:
     assert top_level == components | {"aws"}
     children = [r for r in dev.resources if r.name not in top_level]
     assert children and all(r.parent_type.startswith(("spark-eks-spot:infra:", "eks:index:")) for r in children)
+
+
+def test_extra_executor_pools_are_spot_tagged_and_exported() -> None:
+    """extraExecutorGroups adds Spot pools of another size, each with its own ASG tags."""
+    plan = plan_with(
+        "dev",
+        extraExecutorGroups={"xl2": {"instanceTypes": ["m5.2xlarge", "m5a.2xlarge", "m6i.2xlarge"], "minSize": 0, "maxSize": 10}},
+    )
+    pool = _group(plan, "executors-xl2")
+    assert (pool["capacityType"], pool["instanceTypes"]) == ("SPOT", ["m5.2xlarge", "m5a.2xlarge", "m6i.2xlarge"])
+    assert pool["taints"] == [{"key": "spark-eks-spot/spot", "value": "true", "effect": "NO_SCHEDULE"}]
+    tags = _asg_tags(plan, "executors-xl2")
+    assert tags["k8s.io/cluster-autoscaler/node-template/label/eks.amazonaws.com/capacityType"] == "SPOT"
+    assert tags["k8s.io/cluster-autoscaler/spark-dev"] == "owned"
+    assert len(_asg_tags(plan, "executors")) == 6
+    assert plan.outputs["nodeGroups"]["executors-xl2"]["maxSize"] == 10
