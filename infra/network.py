@@ -77,58 +77,52 @@ class Network(pulumi.ComponentResource):
         )
 
         private_cidrs, public_cidrs = subnet_cidrs(settings.vpc_cidr, settings.availability_zones)
-        private_subnets: list[aws.ec2.Subnet] = []
-        public_subnets: list[aws.ec2.Subnet] = []
-        nat_gateways: list[aws.ec2.NatGateway] = []
-        for index in range(settings.availability_zones):
-            zone = zones.apply(lambda names, i=index: names[i])
-            public = aws.ec2.Subnet(
-                f"{name}-public-{index}",
-                vpc_id=vpc.id,
-                cidr_block=public_cidrs[index],
-                availability_zone=zone,
-                map_public_ip_on_launch=False,
-                tags={**cluster_tag, "kubernetes.io/role/elb": "1", "Name": f"{args.cluster_name}-public-{index}"},
-                opts=child,
-            )
-            aws.ec2.RouteTableAssociation(
-                f"{name}-public-{index}", subnet_id=public.id, route_table_id=public_routes.id, opts=child
-            )
-            public_subnets.append(public)
-            if settings.nat_gateways == "perAz" or index == 0:
-                eip = aws.ec2.Eip(f"{name}-nat-{index}", domain="vpc", tags={"Name": f"{args.cluster_name}-nat-{index}"}, opts=child)
-                nat_gateways.append(
-                    aws.ec2.NatGateway(
-                        f"{name}-nat-{index}",
-                        allocation_id=eip.id,
-                        subnet_id=public.id,
-                        tags={"Name": f"{args.cluster_name}-nat-{index}"},
-                        opts=pulumi.ResourceOptions(parent=self, depends_on=[internet_gateway]),
-                    )
-                )
 
-        for index in range(settings.availability_zones):
-            nat = nat_gateways[index] if settings.nat_gateways == "perAz" else nat_gateways[0]
-            private = aws.ec2.Subnet(
-                f"{name}-private-{index}",
+        def subnet(tier: str, index: int, cidr: str, role_tag: str, route_table: aws.ec2.RouteTable | None) -> aws.ec2.Subnet:
+            created = aws.ec2.Subnet(
+                f"{name}-{tier}-{index}",
                 vpc_id=vpc.id,
-                cidr_block=private_cidrs[index],
-                availability_zone=zones.apply(lambda names, i=index: names[i]),
+                cidr_block=cidr,
+                availability_zone=zones.apply(lambda names: names[index]),
                 map_public_ip_on_launch=False,
-                tags={**cluster_tag, "kubernetes.io/role/internal-elb": "1", "Name": f"{args.cluster_name}-private-{index}"},
+                tags={**cluster_tag, role_tag: "1", "Name": f"{args.cluster_name}-{tier}-{index}"},
                 opts=child,
             )
+            if route_table is not None:
+                aws.ec2.RouteTableAssociation(
+                    f"{name}-{tier}-{index}", subnet_id=created.id, route_table_id=route_table.id, opts=child
+                )
+            return created
+
+        public_subnets = [
+            subnet("public", i, public_cidrs[i], "kubernetes.io/role/elb", public_routes)
+            for i in range(settings.availability_zones)
+        ]
+        nat_zones = range(settings.availability_zones) if settings.nat_gateways == "perAz" else range(1)
+        nat_gateways = [
+            aws.ec2.NatGateway(
+                f"{name}-nat-{i}",
+                allocation_id=aws.ec2.Eip(
+                    f"{name}-nat-{i}", domain="vpc", tags={"Name": f"{args.cluster_name}-nat-{i}"}, opts=child
+                ).id,
+                subnet_id=public_subnets[i].id,
+                tags={"Name": f"{args.cluster_name}-nat-{i}"},
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[internet_gateway]),
+            )
+            for i in nat_zones
+        ]
+        private_subnets = []
+        for i in range(settings.availability_zones):
+            # perAz: each zone egresses through its own NAT; single: all through the first.
+            nat = nat_gateways[i % len(nat_gateways)]
             routes = aws.ec2.RouteTable(
-                f"{name}-private-{index}",
+                f"{name}-private-{i}",
                 vpc_id=vpc.id,
                 routes=[aws.ec2.RouteTableRouteArgs(cidr_block="0.0.0.0/0", nat_gateway_id=nat.id)],
-                tags={"Name": f"{args.cluster_name}-private-{index}"},
+                tags={"Name": f"{args.cluster_name}-private-{i}"},
                 opts=child,
             )
-            aws.ec2.RouteTableAssociation(
-                f"{name}-private-{index}", subnet_id=private.id, route_table_id=routes.id, opts=child
-            )
-            private_subnets.append(private)
+            private_subnets.append(subnet("private", i, private_cidrs[i], "kubernetes.io/role/internal-elb", routes))
 
         self.vpc_id = vpc.id
         self.private_subnet_ids = pulumi.Output.all(*[s.id for s in private_subnets])
