@@ -25,7 +25,14 @@ from cost.inputs import (
 from cost.pricing import MissingRegion
 from cost.render import MARKER, RENDERERS, signed
 from cost.report import build_report
-from cost.snapshot import PRICES_DIR, RegionNotInSnapshot, SnapshotError, load_snapshot, snapshot_from_json
+from cost.snapshot import (
+    PRICES_DIR,
+    RegionNotInSnapshot,
+    SnapshotError,
+    latest_snapshot_path,
+    load_snapshot,
+    snapshot_from_json,
+)
 
 EXIT_OK, EXIT_BAD_INPUT, EXIT_BUDGET = 0, 2, 3
 
@@ -146,15 +153,9 @@ def run_refresh(args: argparse.Namespace) -> int:
     from cost.refresh import PRICING_REGION, RefreshError, refreshed_snapshot
     from infra.instance_types import INSTANCE_TYPES
 
-    previous_path = None
-    try:
-        from cost.snapshot import latest_snapshot_path
-
-        previous_path = latest_snapshot_path(args.prices_dir)
-        previous = json.loads(previous_path.read_text())
-        snapshot_from_json(previous, previous_path.name)
-    except SnapshotError:
-        raise
+    previous_path = latest_snapshot_path(args.prices_dir)
+    load_snapshot(previous_path)  # refuse to build on a snapshot the loader would refuse
+    previous = json.loads(previous_path.read_text())
     now = datetime.now(timezone.utc)
     target = args.prices_dir / f"aws-{now.date().isoformat()}.json"
     if target.exists() and not args.force:
