@@ -127,7 +127,7 @@ def _changes(args: argparse.Namespace) -> tuple[list[Any], str]:
         if kinds[0] != "preview":
             raise InputError(f"{args.files[0]}: no `steps`; pass what `pulumi preview --json --show-sames` prints")
         return changes_from_preview(documents[0], args.files[0], args.region), "diff"
-    for path, kind in zip(args.files, kinds):
+    for path, kind in zip(args.files, kinds, strict=True):
         if kind != "plan":
             raise InputError(f"{path}: diff of two files needs two offline plans (`python -m infra.plan --json`)")
     base = plan_states(documents[0], args.files[0], args.region)

@@ -191,7 +191,7 @@ def price_node_group(state: State, snapshot: PriceSnapshot) -> Priced:
         "monthlyRangeAtDesired": [round(at(desired, min(values)), 2), round(at(desired, max(values)), 2)],
     }
     if capacity == "SPOT":
-        comparable = [on_demand[t] for t in priced if on_demand[t] is not None]
+        comparable = [price for t in priced if (price := on_demand[t]) is not None]
         if comparable:
             od_hour = fmean(comparable)
             spot_instances = expected * hours

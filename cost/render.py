@@ -7,6 +7,7 @@ starts with a hidden marker so the workflow finds and updates its own comment.
 
 from __future__ import annotations
 
+import html
 import json
 from typing import Any
 
@@ -145,7 +146,7 @@ def _prices_line(report: CostReport) -> str:
 
 def render_table(report: CostReport) -> str:
     rows = [r for r in report.resources if r.category in ("fixed", "unpriced") or (r.changed and r.category == "usage")]
-    header = ("RESOURCE", "TYPE", "OP", "BEFORE", "AFTER", "DELTA")
+    header: tuple[str, ...] = ("RESOURCE", "TYPE", "OP", "BEFORE", "AFTER", "DELTA")
     lines = [
         [r.name, _short_type(r.type), r.op, *(("usage", "usage", "usage") if r.category == "usage" else
                                                (money(r.monthly_before), money(r.monthly_after), signed(r.delta)))]
@@ -154,11 +155,11 @@ def render_table(report: CostReport) -> str:
     if report.mode == "estimate":
         header = ("RESOURCE", "TYPE", "MONTHLY")
         lines = [[row[0], row[1], row[4]] for row in lines]
-    widths = [max(len(str(c)) for c in column) for column in zip(header, *lines)] if lines else [len(h) for h in header]
+    widths = [max(len(str(c)) for c in column) for column in zip(header, *lines, strict=True)] if lines else [len(h) for h in header]
     numeric = set(range(3, len(header))) if report.mode != "estimate" else {2}
 
     def fmt(cells: list[str] | tuple[str, ...]) -> str:
-        return "  ".join(c.rjust(w) if i in numeric else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
+        return "  ".join(c.rjust(w) if i in numeric else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths, strict=True))).rstrip()
 
     out = [f"Monthly cost: {_headline_numbers(report)}", _prices_line(report), "", fmt(header)]
     out += [fmt(line) for line in lines]
@@ -181,7 +182,14 @@ def render_table(report: CostReport) -> str:
 
 
 def _md(text: str) -> str:
-    return text.replace("|", "\\|")
+    """Plain text from the preview (names, types, reasons), inert in a comment: no HTML, mentions or table breaks."""
+    flat = html.escape(" ".join(str(text).split()), quote=False)
+    return flat.replace("|", "\\|").replace("@", "&#64;").replace("`", "&#96;")
+
+
+def _code(text: str) -> str:
+    """A name as an inline code span that its own characters cannot end."""
+    return "`" + " ".join(str(text).split()).replace("`", "'").replace("|", "\\|") + "`"
 
 
 def _spot_rows(report: CostReport) -> list[str]:
@@ -193,7 +201,7 @@ def _spot_rows(report: CostReport) -> list[str]:
         d, s = priced.details, priced.details["spot"]
         hourly = d["hourlyPerNode"]
         rows.append(
-            f"| `{_md(r.name)}` | {', '.join(d['instanceTypes'])} | "
+            f"| {_code(r.name)} | {_md(', '.join(d['instanceTypes']))} | "
             f"{d['nodes']['min']} / {d['nodes']['desired']} / {d['nodes']['max']} | "
             f"${hourly['mean']:.4f} (${hourly['min']:.4f}–${hourly['max']:.4f}) | ${s['onDemandHourlyPerNode']:.4f} | "
             f"{money(priced.monthly)} vs {money(s['onDemandEquivalentMonthly'])} | "
@@ -212,7 +220,7 @@ def _range_rows(report: CostReport) -> list[str]:
         d = priced.details
         low, high = d["monthlyRangeAtDesired"]
         rows.append(
-            f"| `{_md(r.name)}` | {d['capacityType']} | {money(d['monthlyAtMin'])} | {money(priced.monthly)} "
+            f"| {_code(r.name)} | {d['capacityType']} | {money(d['monthlyAtMin'])} | {money(priced.monthly)} "
             f"({money(low)}–{money(high)}) | {money(d['monthlyAtMax'])} |"
         )
     return rows
@@ -226,7 +234,7 @@ def render_markdown(report: CostReport) -> str:
         shown = [r for r in report.resources if r.category in ("fixed", "unpriced")]
         if shown:
             out += ["| Resource | What (nodes min/desired/max) | Monthly |", "|---|---|---:|"]
-            out += [f"| `{_md(r.name)}` | {_md(_what(r))} | {money(r.monthly_after)} |" for r in shown]
+            out += [f"| {_code(r.name)} | {_md(_what(r))} | {money(r.monthly_after)} |" for r in shown]
     else:
         shown = sorted(
             (r for r in report.resources if r.changed and r.category in ("fixed", "unpriced")),
@@ -235,7 +243,7 @@ def render_markdown(report: CostReport) -> str:
         if shown:
             out += ["| Resource | What (nodes min/desired/max) | Change | Before | After | Delta |", "|---|---|---|---:|---:|---:|"]
             out += [
-                f"| `{_md(r.name)}` | {_md(_what(r))} | {r.op} | {money(r.monthly_before)} | {money(r.monthly_after)} | {signed(r.delta)} |"
+                f"| {_code(r.name)} | {_md(_what(r))} | {_md(r.op)} | {money(r.monthly_before)} | {money(r.monthly_after)} | {signed(r.delta)} |"
                 for r in shown
             ]
         else:
@@ -249,7 +257,7 @@ def render_markdown(report: CostReport) -> str:
         out += ["", f"**Not in the totals:** {len(report.unpriced)} could not be priced:"]
         for r in report.unpriced:
             reasons = "; ".join(s.details.get("reason", "") for s in (r.before, r.after) if s is not None and s.monthly is None)
-            out.append(f"- `{_md(r.name)}` ({r.type}): {_md(reasons)}")
+            out.append(f"- {_code(r.name)} ({_code(r.type)}): {_md(reasons)}")
 
     spot_rows = _spot_rows(report)
     if spot_rows:
@@ -286,9 +294,9 @@ def render_markdown(report: CostReport) -> str:
         "regenerated with `python -m cost refresh-prices`; Spot prices there are typical, not live.",
     ]
     if usage:
-        names = ", ".join(f"`{_md(r.name)}` ({r.after.details.get('billedBy', 'usage')})" for r in usage if r.after is not None)
+        names = ", ".join(f"{_code(r.name)} ({_md(r.after.details.get('billedBy', 'usage'))})" for r in usage if r.after is not None)
         assumptions.append(f"Billed by use and not in the totals: {names}.")
-    assumed = [f"`{_md(r.name)}`: {', '.join(r.assumed)}" for r in report.resources if r.assumed and r.category in ("fixed", "unpriced")]
+    assumed = [f"{_code(r.name)}: {_md(', '.join(r.assumed))}" for r in report.resources if r.assumed and r.category in ("fixed", "unpriced")]
     if assumed:
         assumptions.append("Not known until apply, assumed unchanged: " + "; ".join(assumed) + ".")
     out += ["", "<details><summary>Assumptions</summary>", "", *[f"- {a}" for a in assumptions], "", "</details>", ""]

@@ -125,7 +125,7 @@ def fill_hidden(new: Any, old: Any, path: str = "") -> tuple[Any, list[str]]:
         return filled, assumed
     if isinstance(new, list) and isinstance(old, list) and len(new) == len(old):
         items, assumed = [], []
-        for index, (value, previous) in enumerate(zip(new, old)):
+        for index, (value, previous) in enumerate(zip(new, old, strict=True)):
             item, more = fill_hidden(value, previous, f"{path}[{index}]")
             items.append(item)
             assumed += more

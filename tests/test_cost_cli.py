@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -175,3 +176,28 @@ def test_readme_example_is_the_current_rendering_of_the_fixture(capsys: pytest.C
     readmes = [p.read_text() for p in (ROOT / "README.cost.md", ROOT / "README.md") if p.exists()]
     assert code == 0
     assert any(out.strip() in readme for readme in readmes)
+
+
+def test_markdown_is_inert_whatever_the_preview_names(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A pull request controls resource names: they cannot add HTML, mentions or table rows to the comment."""
+    name = "nat`|<img src=x onerror=alert(1)>@octo/team\n| forged | row |"
+    preview = {"steps": [
+        {"op": "sneaky<b>op", "urn": f"urn:pulumi:dev::p::aws:ec2/natGateway:NatGateway::{name}",
+         "oldState": {"type": "aws:ec2/natGateway:NatGateway", "inputs": {}},
+         "newState": {"type": "aws:ec2/natGateway:NatGateway", "inputs": {}}},
+        {"op": "create", "urn": "urn:pulumi:dev::p::aws:weird/x:X::<script>",
+         "newState": {"type": "aws:weird/x:X", "inputs": {}}},
+    ]}
+    file = tmp_path / "preview.json"
+    file.write_text(json.dumps(preview))
+    code, out, _ = run(capsys, "diff", str(file), "--region", "us-west-2", "--format", "markdown")
+    assert code == 0
+    # Inside a code span GitHub shows text as text; everywhere else nothing active may remain.
+    outside_code = re.sub(r"`[^`\n]*`", "", out)
+    assert "<img" not in outside_code and "<script>" not in outside_code and "<b>" not in outside_code
+    assert "@octo" not in outside_code
+    assert "`nat'" in out  # the name's own backtick cannot end its code span
+    rows = [line for line in out.splitlines() if line.startswith("| ")]
+    assert not any(line.startswith("| forged") for line in rows)
+    row = next(line for line in rows if "NatGateway" in line)
+    assert len(re.split(r"(?<!\\)\|", row)) == 8  # six cells (plus the empty ends): the name's pipes are escaped

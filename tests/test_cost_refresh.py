@@ -128,7 +128,7 @@ def test_refreshed_snapshot_replaces_one_region_and_carries_the_rest() -> None:
         expect_products(price_stub, "us-west-2", "m5.xlarge", [[product("m5.xlarge", "us-west-2", 0.2)]])
         expect_products(price_stub, "us-west-2", "m5a.xlarge", [[product("m5a.xlarge", "us-west-2", 0.18)]])
         expect_spot(spot_stub, types, [[spot_row("m5.xlarge", "us-west-2a", "0.060000"), spot_row("m5a.xlarge", "us-west-2b", "0.050000")]])
-        document, warnings = refreshed_snapshot(previous, ["us-west-2"], types, pricing, lambda region: ec2, NOW)
+        document, warnings = refreshed_snapshot(previous, ["us-west-2"], types, pricing, lambda _region: ec2, NOW)
     assert warnings == []
     assert document["regions"]["us-east-1"] == previous["regions"]["us-east-1"]
     assert document["regions"]["eu-west-1"] == previous["regions"]["eu-west-1"]
