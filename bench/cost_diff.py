@@ -115,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
         connections += 1
         return original_connect(self, address)
 
-    socket.socket.connect = counting_connect  # type: ignore[method-assign]
+    socket.socket.connect = counting_connect  # type: ignore[method-assign, assignment]
     try:
         if not args.quick:
             diff_once(text)  # warm-up: imports and first-call costs are not the steady state
