@@ -1,0 +1,136 @@
+"""Benchmark: diff a generated 1,000-step preview and count the pricing look-ups.
+
+`python -m bench.cost_diff [--quick]` builds a preview shaped like `pulumi preview --json
+--show-sames` of a large stack (node groups with five Spot types, replacements, NAT
+gateways, IPv4 addresses, IAM and Kubernetes objects), then times the whole diff as the
+CLI does it: parse the JSON text, price every step, render markdown and JSON. Target:
+under 1 s, and no network call at pricing time (every look-up reads the in-memory
+snapshot; socket connections are counted to show it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import socket
+import statistics
+import time
+from typing import Any
+
+from cost.inputs import UNKNOWN, changes_from_preview
+from cost.render import render_json, render_markdown
+from cost.report import build_report
+from cost.snapshot import load_snapshot
+
+STEPS = 1000
+TARGET_SECONDS = 1.0
+PROVIDER = "urn:pulumi:bench::spark-eks-spot::pulumi:providers:aws::aws"
+SPOT_TYPES = ["m5.xlarge", "m5a.xlarge", "m5d.xlarge", "m5ad.xlarge", "m4.xlarge"]
+
+
+def _urn(chain: str, name: str) -> str:
+    return f"urn:pulumi:bench::spark-eks-spot::{chain}::{name}"
+
+
+def _state(type_token: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    return {"type": type_token, "custom": True, "provider": f"{PROVIDER}::id", "inputs": inputs}
+
+
+def _node_group(index: int, desired: int) -> dict[str, Any]:
+    spot = index % 2 == 0
+    return {
+        "capacityType": "SPOT" if spot else "ON_DEMAND",
+        "instanceTypes": SPOT_TYPES if spot else ["m5.xlarge"],
+        "diskSize": 100,
+        "scalingConfig": {"minSize": 0, "desiredSize": desired, "maxSize": 50},
+    }
+
+
+def generate_preview(steps: int = STEPS) -> dict[str, Any]:
+    """A preview with exactly `steps` steps, every op represented."""
+    out: list[dict[str, Any]] = [
+        {"op": "same", "urn": PROVIDER,
+         "oldState": {"type": "pulumi:providers:aws", "inputs": {"region": "us-west-2"}},
+         "newState": {"type": "pulumi:providers:aws", "inputs": {"region": "us-west-2"}}},
+    ]
+    index = 0
+    while len(out) < steps:
+        kind = index % 10
+        name = f"r{index}"
+        if kind in (0, 1):  # node group resized, sometimes with an unknown desired size
+            urn = _urn("aws:eks/nodeGroup:NodeGroup", name)
+            new = _node_group(index, UNKNOWN if index % 20 == 0 else 3)  # type: ignore[arg-type]
+            out.append({"op": "update", "urn": urn, "oldState": _state("aws:eks/nodeGroup:NodeGroup", _node_group(index, 1)),
+                        "newState": _state("aws:eks/nodeGroup:NodeGroup", new)})
+        elif kind == 2 and len(out) + 3 <= steps:  # replacement: three steps, one resource
+            urn = _urn("aws:eks/nodeGroup:NodeGroup", name)
+            old, new = _state("aws:eks/nodeGroup:NodeGroup", _node_group(1, 2)), _state("aws:eks/nodeGroup:NodeGroup", _node_group(0, 2))
+            out += [{"op": "create-replacement", "urn": urn, "oldState": old, "newState": new},
+                    {"op": "replace", "urn": urn, "oldState": old, "newState": new},
+                    {"op": "delete-replaced", "urn": urn, "oldState": old}]
+        elif kind == 3:
+            out.append({"op": "create", "urn": _urn("aws:ec2/natGateway:NatGateway", name),
+                        "newState": _state("aws:ec2/natGateway:NatGateway", {"subnetId": UNKNOWN})})
+        elif kind == 4:
+            out.append({"op": "delete", "urn": _urn("aws:ec2/eip:Eip", name), "oldState": _state("aws:ec2/eip:Eip", {"domain": "vpc"})})
+        elif kind == 5:
+            state = _state("aws:eks/cluster:Cluster", {"name": name, "version": "1.34"})
+            out.append({"op": "same", "urn": _urn("aws:eks/cluster:Cluster", name), "oldState": state, "newState": state})
+        elif kind == 6:
+            state = _state("aws:iam/role:Role", {"assumeRolePolicy": "[secret]"})
+            out.append({"op": "same", "urn": _urn("aws:iam/role:Role", name), "oldState": state, "newState": state})
+        elif kind == 7:
+            state = _state("kubernetes:core/v1:ConfigMap", {"data": {"k": "v"}})
+            out.append({"op": "update", "urn": _urn("kubernetes:core/v1:ConfigMap", name), "oldState": state, "newState": state})
+        else:
+            state = _state("aws:s3/bucket:Bucket", {"bucket": name})
+            out.append({"op": "same", "urn": _urn("aws:s3/bucket:Bucket", name), "oldState": state, "newState": state})
+        index += 1
+    return {"steps": out[:steps]}
+
+
+def diff_once(text: str) -> tuple[float, int, int]:
+    """Seconds for one full diff, the snapshot look-ups it made, and the resources it priced."""
+    snapshot = load_snapshot()
+    started = time.perf_counter()
+    changes = changes_from_preview(json.loads(text), "bench")
+    report = build_report(changes, snapshot)
+    render_markdown(report)
+    render_json(report)
+    return time.perf_counter() - started, snapshot.lookups, len(report.resources)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.cost_diff", description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="one timed run instead of seven")
+    args = parser.parse_args(argv)
+    text = json.dumps(generate_preview())
+    runs = 1 if args.quick else 7
+
+    connections = 0
+    original_connect = socket.socket.connect
+
+    def counting_connect(self: socket.socket, address: Any) -> Any:
+        nonlocal connections
+        connections += 1
+        return original_connect(self, address)
+
+    socket.socket.connect = counting_connect  # type: ignore[method-assign, assignment]
+    try:
+        if not args.quick:
+            diff_once(text)  # warm-up: imports and first-call costs are not the steady state
+        results = [diff_once(text) for _ in range(runs)]
+    finally:
+        socket.socket.connect = original_connect  # type: ignore[method-assign]
+
+    median = statistics.median(seconds for seconds, _, _ in results)
+    _, lookups, resources = results[0]
+    print(f"cost diff of a {STEPS:,}-step preview ({resources:,} resources after folding replacements)")
+    print(f"  time: {median * 1000:.1f} ms (median of {runs}; parse + price + markdown + JSON)")
+    print(f"  ratio to the 1 s target: {median / TARGET_SECONDS:.3f} ({'ok' if median < TARGET_SECONDS else 'OVER TARGET'})")
+    print(f"  pricing look-ups: {lookups:,} (in-memory snapshot reads); network connections: {connections}")
+    return 0 if median < TARGET_SECONDS and connections == 0 else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

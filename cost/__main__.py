@@ -1,0 +1,7 @@
+"""Entry point: `python -m cost`."""
+
+import sys
+
+from cost.cli import main
+
+sys.exit(main())

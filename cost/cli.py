@@ -1,0 +1,220 @@
+"""Thin command line over the cost core: diff, estimate, refresh-prices, comment.
+
+Exit codes: 0 ok; 2 bad input or missing tool/credentials (one line on stderr);
+3 the monthly increase is above --fail-above.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, NoReturn
+
+from cost.inputs import (
+    InputError,
+    changes_from_plans,
+    changes_from_preview,
+    document_kind,
+    estimate_changes,
+    plan_states,
+)
+from cost.pricing import MissingRegion
+from cost.render import MARKER, RENDERERS, signed
+from cost.report import build_report
+from cost.snapshot import (
+    PRICES_DIR,
+    RegionNotInSnapshot,
+    SnapshotError,
+    latest_snapshot_path,
+    load_snapshot,
+    snapshot_from_json,
+)
+
+EXIT_OK, EXIT_BAD_INPUT, EXIT_BUDGET = 0, 2, 3
+
+
+class UsageError(Exception):
+    """A bad flag or argument (argparse's own message, reduced to one line)."""
+
+
+class OneLineParser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{self.prog}: {message} (see --help)")
+
+
+def read_json(path: str) -> Any:
+    """Parse a JSON file ('-' for stdin); an InputError names the file and what is wrong."""
+    name = "stdin" if path == "-" else path
+    try:
+        text = sys.stdin.read() if path == "-" else Path(path).read_text()
+    except FileNotFoundError:
+        raise InputError(f"{name}: no such file") from None
+    except IsADirectoryError:
+        raise InputError(f"{name}: is a directory, not a JSON file") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise InputError(f"{name}: cannot read it ({error.__class__.__name__})") from None
+    if not text.strip():
+        raise InputError(f"{name}: is empty; did the command that writes it fail?")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise InputError(f"{name}: not JSON ({error.msg} at line {error.lineno} column {error.colno})") from None
+
+
+def _non_negative_usd(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an amount in USD such as 100 or 250.50") from None
+    if value < 0 or value != value:
+        raise argparse.ArgumentTypeError(f"{text!r} must be zero or more")
+    return value
+
+
+def build_parser() -> OneLineParser:
+    parser = OneLineParser(prog="python -m cost", description="Monthly AWS cost of a Pulumi change, Spot-aware.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
+
+    def report_options(command: argparse.ArgumentParser) -> None:
+        command.add_argument("--format", choices=sorted(RENDERERS), default="table", help="output format (default: table)")
+        command.add_argument("--region", help="region for resources whose AWS provider names none")
+        command.add_argument("--prices", type=Path, help="price snapshot JSON (default: the newest in cost/prices/)")
+        command.add_argument("--fail-above", type=_non_negative_usd, metavar="USD",
+                             help="exit 3 when the monthly increase is above USD")
+
+    diff = commands.add_parser("diff", help="before/after/delta of a preview, or of two offline plans")
+    diff.add_argument("files", nargs="+", metavar="FILE",
+                      help="PREVIEW.json (pulumi preview --json --show-sames) or BASE.json HEAD.json (python -m infra.plan --json)")
+    report_options(diff)
+
+    estimate = commands.add_parser("estimate", help="monthly cost of one plan or preview (its after side)")
+    estimate.add_argument("file", metavar="FILE")
+    report_options(estimate)
+
+    refresh = commands.add_parser("refresh-prices", help="write a new dated snapshot from the AWS Pricing and EC2 APIs")
+    refresh.add_argument("--region", action="append", dest="regions", metavar="REGION",
+                         help="region to refresh (repeatable; default: every region of the current snapshot)")
+    refresh.add_argument("--prices-dir", type=Path, default=PRICES_DIR, help="where snapshots live (default: cost/prices)")
+    refresh.add_argument("--force", action="store_true", help="replace today's snapshot if it already exists")
+
+    comment = commands.add_parser("comment", help="create or update the pull request's cost comment (GitHub API)")
+    comment.add_argument("body", metavar="BODY.md", help="the markdown from `diff --format markdown`")
+    comment.add_argument("--pr", type=int, required=True, help="pull request number")
+    comment.add_argument("--repo", default=os.environ.get("GITHUB_REPOSITORY"), help="OWNER/NAME (default: $GITHUB_REPOSITORY)")
+    return parser
+
+
+def _changes(args: argparse.Namespace) -> tuple[list[Any], str]:
+    if args.command == "estimate":
+        document = read_json(args.file)
+        kind = document_kind(document)
+        if kind == "preview":
+            return estimate_changes(changes_from_preview(document, args.file, args.region)), "estimate"
+        if kind == "plan":
+            return estimate_changes(changes_from_plans({}, plan_states(document, args.file, args.region))), "estimate"
+        raise InputError(f"{args.file}: neither a preview (`steps`) nor an offline plan (`resources`)")
+    if len(args.files) > 2:
+        raise InputError("diff takes PREVIEW.json, or BASE.json HEAD.json")
+    documents = [read_json(path) for path in args.files]
+    kinds = [document_kind(d) for d in documents]
+    if len(documents) == 1:
+        if kinds[0] == "plan":
+            raise InputError(f"{args.files[0]}: one offline plan has nothing to compare; pass BASE.json HEAD.json, or use `estimate`")
+        if kinds[0] != "preview":
+            raise InputError(f"{args.files[0]}: no `steps`; pass what `pulumi preview --json --show-sames` prints")
+        return changes_from_preview(documents[0], args.files[0], args.region), "diff"
+    for path, kind in zip(args.files, kinds, strict=True):
+        if kind != "plan":
+            raise InputError(f"{path}: diff of two files needs two offline plans (`python -m infra.plan --json`)")
+    base = plan_states(documents[0], args.files[0], args.region)
+    head = plan_states(documents[1], args.files[1], args.region)
+    return changes_from_plans(base, head), "diff"
+
+
+def run_report(args: argparse.Namespace) -> int:
+    snapshot = load_snapshot(args.prices)
+    changes, mode = _changes(args)
+    report = build_report(changes, snapshot, mode)
+    sys.stdout.write(RENDERERS[args.format](report))
+    if args.fail_above is not None and report.delta > args.fail_above:
+        print(f"budget: the monthly increase {signed(report.delta)} is above --fail-above ${args.fail_above:,.2f}", file=sys.stderr)
+        return EXIT_BUDGET
+    return EXIT_OK
+
+
+def run_refresh(args: argparse.Namespace) -> int:
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+
+    from cost.refresh import PRICING_REGION, RefreshError, refreshed_snapshot
+    from infra.instance_types import INSTANCE_TYPES
+
+    previous_path = latest_snapshot_path(args.prices_dir)
+    load_snapshot(previous_path)  # refuse to build on a snapshot the loader would refuse
+    previous = json.loads(previous_path.read_text())
+    now = datetime.now(timezone.utc)
+    target = args.prices_dir / f"aws-{now.date().isoformat()}.json"
+    if target.exists() and not args.force:
+        raise InputError(f"{target.name} already exists; pass --force to replace it")
+    regions = args.regions or sorted(previous["regions"])
+    types = sorted(set(INSTANCE_TYPES) | {t for r in previous["regions"].values() for t in r["onDemandHour"]})
+    try:
+        pricing = boto3.client("pricing", region_name=PRICING_REGION)
+        document, warnings = refreshed_snapshot(
+            previous, regions, types, pricing, lambda region: boto3.client("ec2", region_name=region), now
+        )
+    except NoCredentialsError:
+        raise InputError("no AWS credentials: set a profile or AWS_* variables (needs pricing:GetProducts, ec2:DescribeSpotPriceHistory)") from None
+    except ClientError as error:
+        info = error.response.get("Error", {})
+        raise InputError(f"AWS refused {error.operation_name}: {info.get('Code')}: {info.get('Message')}") from None
+    except (BotoCoreError, RefreshError) as error:
+        raise InputError(f"refresh-prices: {str(error).splitlines()[0]}") from None
+    snapshot_from_json(document, target.name)  # never write a snapshot the loader would refuse
+    target.write_text(json.dumps(document, indent=2) + "\n")
+    for warning in warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    print(f"wrote {target} (regions {', '.join(regions)}; previous snapshot {previous_path.name} kept)")
+    return EXIT_OK
+
+
+def run_comment(args: argparse.Namespace) -> int:
+    from cost.comment import GitHubError, upsert_comment
+
+    api_url = os.environ.get("GITHUB_API_URL")
+    token = os.environ.get("GITHUB_TOKEN")
+    if not api_url:
+        raise InputError("GITHUB_API_URL is not set; GitHub Actions sets it, elsewhere export your API base URL")
+    if not token:
+        raise InputError("GITHUB_TOKEN is not set; pass the workflow's token in the step's env")
+    if not args.repo:
+        raise InputError("no repository: pass --repo OWNER/NAME or set GITHUB_REPOSITORY")
+    try:
+        body = Path(args.body).read_text()
+    except (OSError, UnicodeDecodeError) as error:
+        raise InputError(f"{args.body}: cannot read it ({error.__class__.__name__})") from None
+    if not body.lstrip().startswith(MARKER):
+        raise InputError(f"{args.body}: does not start with {MARKER}; write it with `python -m cost diff --format markdown`")
+    try:
+        result = upsert_comment(api_url, args.repo, args.pr, token, body, MARKER)
+    except (GitHubError, ValueError) as error:
+        raise InputError(str(error)) from None
+    print(f"{result.action} comment {result.comment_id} {result.url}".rstrip())
+    return EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        if args.command == "refresh-prices":
+            return run_refresh(args)
+        if args.command == "comment":
+            return run_comment(args)
+        return run_report(args)
+    except (UsageError, InputError, SnapshotError, RegionNotInSnapshot, MissingRegion) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
