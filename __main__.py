@@ -40,7 +40,7 @@ cluster = Cluster(
         vpc_id=network.vpc_id,
         private_subnet_ids=network.private_subnet_ids,
         public_subnet_ids=network.public_subnet_ids,
-        node_role=node_role.role,
+        control_plane_log_retention_days=settings.control_plane_log_retention_days,
     ),
     opts=on_aws,
 )
@@ -55,7 +55,8 @@ node_groups = NodeGroups(
         executors=settings.executors,
         extra_executors=settings.extra_executor_groups,
     ),
-    opts=on_aws,
+    # Nodes join only once the role's worker policies are attached.
+    opts=pulumi.ResourceOptions.merge(on_aws, pulumi.ResourceOptions(depends_on=[node_role])),
 )
 spark_s3 = SparkS3Access(
     "spark-s3",

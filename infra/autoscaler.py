@@ -72,7 +72,7 @@ class ClusterAutoscaler(pulumi.ComponentResource):
             IrsaRoleArgs(args.oidc_provider_arn, args.oidc_provider_url, NAMESPACE, SERVICE_ACCOUNT),
             opts=pulumi.ResourceOptions(parent=self),
         )
-        AttachedPolicy(
+        scaling_policy = AttachedPolicy(
             f"{name}-scaling",
             PolicyAttachmentArgs(
                 document=autoscaler_policy(args.cluster_name),
@@ -90,7 +90,8 @@ class ClusterAutoscaler(pulumi.ComponentResource):
             namespace=NAMESPACE,
             values=autoscaler_values(args, role.arn),
             atomic=True,
-            opts=pulumi.ResourceOptions(parent=self),
+            # Without its policy the pod starts, gets AccessDenied and crash-loops the atomic install.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[scaling_policy]),
         )
         self.role_arn = role.arn
         self.register_outputs({"roleArn": self.role_arn})

@@ -23,7 +23,7 @@ class ClusterArgs:
     vpc_id: pulumi.Input[str]
     private_subnet_ids: pulumi.Input[list[str]]
     public_subnet_ids: pulumi.Input[list[str]]
-    node_role: aws.iam.Role
+    control_plane_log_retention_days: int
 
 
 class Cluster(pulumi.ComponentResource):
@@ -37,26 +37,58 @@ class Cluster(pulumi.ComponentResource):
     def __init__(self, name: str, args: ClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("spark-eks-spot:infra:Cluster", name, None, opts)
         endpoint = args.api_endpoint
-        public_subnets = pulumi.Output.from_input(args.public_subnet_ids)
+        # EKS creates this group on first log line and keeps it forever; create it with a retention.
+        log_group = aws.cloudwatch.LogGroup(
+            f"{name}-control-plane-logs",
+            name=f"/aws/eks/{args.cluster_name}/cluster",
+            retention_in_days=args.control_plane_log_retention_days,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
         self.eks_cluster = eks.Cluster(
             f"{name}-eks",
             name=args.cluster_name,
             version=args.kubernetes_version,
             vpc_id=args.vpc_id,
             private_subnet_ids=args.private_subnet_ids,
-            # An existing VPC may have no public subnets: then the cluster is private-only.
-            public_subnet_ids=public_subnets.apply(lambda ids: ids or None),
+            public_subnet_ids=args.public_subnet_ids,
             node_associate_public_ip_address=False,
             skip_default_node_group=True,
             create_oidc_provider=True,
+            # Access entries: EKS maps the managed node groups' role itself, so no instanceRoles here.
             authentication_mode=eks.AuthenticationMode.API,
-            instance_roles=[args.node_role],
+            access_entries={
+                f"admin-{index}": eks.AccessEntryArgs(
+                    principal_arn=arn,
+                    access_policies={
+                        "cluster-admin": eks.AccessPolicyAssociationArgs(
+                            policy_arn="arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy",
+                            access_scope=aws.eks.AccessPolicyAssociationAccessScopeArgs(type="cluster"),
+                        )
+                    },
+                )
+                for index, arn in enumerate(endpoint.admin_role_arns)
+            }
+            or None,
+            # CoreDNS as a managed add-on, so EKS upgrades it with the control plane.
+            coredns_addon_options=eks.CoreDnsAddonOptionsArgs(enabled=True),
             endpoint_public_access=endpoint.public_access,
             endpoint_private_access=endpoint.private_access,
             public_access_cidrs=list(endpoint.public_access_cidrs) if endpoint.public_access else None,
             enabled_cluster_log_types=list(CONTROL_PLANE_LOG_TYPES),
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[log_group]),
         )
+        for index, cidr in enumerate(endpoint.private_access_cidrs if endpoint.private_access else ()):
+            aws.ec2.SecurityGroupRule(
+                f"{name}-api-from-{index}",
+                type="ingress",
+                protocol="tcp",
+                from_port=443,
+                to_port=443,
+                cidr_blocks=[cidr],
+                security_group_id=self.eks_cluster.cluster_security_group_id,
+                description=f"Kubernetes API over the private endpoint from {cidr}",
+                opts=pulumi.ResourceOptions(parent=self),
+            )
         self.kubeconfig_json = pulumi.Output.secret(self.eks_cluster.kubeconfig_json)
         # Every Kubernetes resource goes through this provider, never the ambient kubeconfig.
         self.provider = k8s.Provider(

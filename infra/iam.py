@@ -112,7 +112,7 @@ class NodeRole(pulumi.ComponentResource):
     def __init__(self, name: str, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("spark-eks-spot:infra:NodeRole", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        partition = aws.get_partition_output().partition
+        partition = aws.get_partition_output(opts=pulumi.InvokeOutputOptions(parent=self)).partition
         self.role = aws.iam.Role(f"{name}-role", assume_role_policy=ec2_trust_policy(), opts=child)
         for policy in NODE_MANAGED_POLICIES:
             aws.iam.RolePolicyAttachment(

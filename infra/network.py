@@ -53,7 +53,12 @@ class Network(pulumi.ComponentResource):
     def _create_vpc(self, name: str, args: NetworkArgs) -> None:
         settings = args.settings
         child = pulumi.ResourceOptions(parent=self)
-        zones = aws.get_availability_zones_output(state="available").names
+        # Local and Wavelength zones are opt-in; EKS rejects subnets there.
+        zones = aws.get_availability_zones_output(
+            state="available",
+            filters=[aws.GetAvailabilityZonesFilterArgs(name="opt-in-status", values=["opt-in-not-required"])],
+            opts=pulumi.InvokeOutputOptions(parent=self),
+        ).names
         # The cluster tag lets EKS and the load balancer controller find these subnets.
         cluster_tag = {f"kubernetes.io/cluster/{args.cluster_name}": "shared"}
 

@@ -156,6 +156,7 @@ class PlanMocks(pulumi.runtime.Mocks):
             "oidcProviderArn": f"arn:aws:iam::{ACCOUNT_ID}:oidc-provider/{issuer}",
             "oidcProviderUrl": f"https://{issuer}",
             "oidcIssuer": issuer,
+            "clusterSecurityGroupId": f"{args.name}-cluster-sg-id",
             "core": {},
         }
 

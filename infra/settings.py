@@ -26,7 +26,7 @@ PROJECT = "spark-eks-spot"
 # chart default can never run an older autoscaler against a newer control plane.
 AUTOSCALER_RELEASES: dict[str, tuple[str, str]] = {
     "1.33": ("9.51.0", "v1.33.0"),
-    "1.34": ("9.52.1", "v1.34.0"),
+    "1.34": ("9.52.1", "v1.34.1"),
     "1.35": ("9.59.0", "v1.35.0"),
 }
 
@@ -35,6 +35,7 @@ _CLUSTER_NAME = re.compile(r"^[a-z][a-z0-9-]{0,30}[a-z0-9]$")
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 _VPC_ID = re.compile(r"^vpc-[0-9a-f]{8,17}$")
 _SUBNET_ID = re.compile(r"^subnet-[0-9a-f]{8,17}$")
+_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
 _LABEL_KEY = re.compile(r"^([a-z0-9.-]{1,253}/)?[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$")
 _MAX_NODES = 1000
 
@@ -135,8 +136,20 @@ class ApiEndpointSettings(_Model):
     public_access: bool = True
     private_access: bool = True
     public_access_cidrs: tuple[str, ...] = ("0.0.0.0/0",)
+    # Who inside the network (bastion, VPN, CI runner) may reach the private endpoint on 443.
+    private_access_cidrs: tuple[str, ...] = ()
+    # IAM roles given cluster-admin through access entries, besides the identity running `pulumi up`.
+    admin_role_arns: tuple[str, ...] = ()
 
-    @field_validator("public_access_cidrs")
+    @field_validator("admin_role_arns")
+    @classmethod
+    def _valid_role_arns(cls, arns: tuple[str, ...]) -> tuple[str, ...]:
+        for arn in arns:
+            if not _ROLE_ARN.match(arn):
+                raise ValueError(f"{arn!r} is not an IAM role ARN (arn:aws:iam::123456789012:role/name)")
+        return arns
+
+    @field_validator("public_access_cidrs", "private_access_cidrs")
     @classmethod
     def _valid_cidrs(cls, cidrs: tuple[str, ...]) -> tuple[str, ...]:
         for cidr in cidrs:
@@ -189,6 +202,7 @@ class Settings(_Model):
     spark_namespace: str = "spark"
     spark_service_account: str = "spark"
     bucket: BucketSettings = BucketSettings()
+    control_plane_log_retention_days: int = Field(default=30, ge=1, le=3653)
     image_retention_count: int = Field(default=30, ge=1, le=1000)
     autoscaler: AutoscalerSettings = AutoscalerSettings()
     tags: dict[str, str] = Field(default_factory=dict)
@@ -306,6 +320,13 @@ def _check(settings: Settings) -> None:
         raise ConfigError("apiEndpoint.privateAccess", "the API must be reachable: enable privateAccess or publicAccess")
     if not endpoint.public_access and endpoint.model_fields_set & {"public_access_cidrs"}:
         raise ConfigError("apiEndpoint.publicAccessCidrs", "only applies when publicAccess is true; remove it")
+    if not endpoint.private_access and endpoint.private_access_cidrs:
+        raise ConfigError("apiEndpoint.privateAccessCidrs", "only applies when privateAccess is true; remove it")
+    if not endpoint.public_access and not endpoint.private_access_cidrs:
+        raise ConfigError(
+            "apiEndpoint.privateAccessCidrs",
+            "a private-only API needs the CIDRs of the machines that run `pulumi up` and jobs (VPN, bastion, CI runner)",
+        )
 
 
 def _decode(raw: Any) -> Any:

@@ -73,7 +73,7 @@ class Storage(pulumi.ComponentResource):
         settings = args.bucket
 
         bucket = aws.s3.Bucket(f"{name}-data", force_destroy=settings.force_destroy, opts=child)
-        aws.s3.BucketPublicAccessBlock(
+        public_access_block = aws.s3.BucketPublicAccessBlock(
             f"{name}-data",
             bucket=bucket.id,
             block_public_acls=True,
@@ -82,7 +82,7 @@ class Storage(pulumi.ComponentResource):
             restrict_public_buckets=True,
             opts=child,
         )
-        aws.s3.BucketOwnershipControls(
+        ownership_controls = aws.s3.BucketOwnershipControls(
             f"{name}-data",
             bucket=bucket.id,
             rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"),
@@ -109,6 +109,11 @@ class Storage(pulumi.ComponentResource):
                 versioning_configuration=aws.s3.BucketVersioningVersioningConfigurationArgs(status="Enabled"),
                 opts=child,
             )
+        noncurrent_expiry = (
+            aws.s3.BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(noncurrent_days=1)
+            if settings.versioning
+            else None
+        )
         aws.s3.BucketLifecycleConfiguration(
             f"{name}-data",
             bucket=bucket.id,
@@ -118,6 +123,8 @@ class Storage(pulumi.ComponentResource):
                     status="Enabled",
                     filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=EVENT_LOG_PREFIX),
                     expiration=aws.s3.BucketLifecycleConfigurationRuleExpirationArgs(days=settings.event_log_retention_days),
+                    # With versioning on, expiry only adds delete markers; old versions go too.
+                    noncurrent_version_expiration=noncurrent_expiry,
                 ),
                 aws.s3.BucketLifecycleConfigurationRuleArgs(
                     # Blocks a Spot executor migrated on its way out; useless after the job.
@@ -125,6 +132,7 @@ class Storage(pulumi.ComponentResource):
                     status="Enabled",
                     filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=DECOMMISSION_PREFIX),
                     expiration=aws.s3.BucketLifecycleConfigurationRuleExpirationArgs(days=2),
+                    noncurrent_version_expiration=noncurrent_expiry,
                 ),
                 aws.s3.BucketLifecycleConfigurationRuleArgs(
                     id="abort-incomplete-uploads",
@@ -138,7 +146,11 @@ class Storage(pulumi.ComponentResource):
             opts=child,
         )
         aws.s3.BucketPolicy(
-            f"{name}-data", bucket=bucket.id, policy=bucket.arn.apply(tls_only_bucket_policy), opts=child
+            f"{name}-data",
+            bucket=bucket.id,
+            policy=bucket.arn.apply(tls_only_bucket_policy),
+            # S3 rejects concurrent changes to one bucket's configuration.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[public_access_block, ownership_controls]),
         )
 
         repository = aws.ecr.Repository(
@@ -146,6 +158,7 @@ class Storage(pulumi.ComponentResource):
             name=f"{args.cluster_name}/spark",
             image_scanning_configuration=aws.ecr.RepositoryImageScanningConfigurationArgs(scan_on_push=True),
             image_tag_mutability="MUTABLE",
+            force_delete=settings.force_destroy,
             encryption_configurations=[aws.ecr.RepositoryEncryptionConfigurationArgs(encryption_type="AES256")],
             opts=child,
         )

@@ -25,11 +25,15 @@ def test_prod_spreads_over_three_zones_with_a_nat_each(prod: Plan) -> None:
     assert len(prod.of_type("aws:ec2/natGateway:NatGateway")) == 3
 
 
-def test_prod_api_endpoint_is_private_only(prod: Plan) -> None:
-    """The prod example closes the public endpoint; no CIDR list is sent then."""
+def test_prod_api_endpoint_is_private_only_and_open_to_the_vpc(prod: Plan) -> None:
+    """The prod example closes the public endpoint and lets the VPC reach the private one on 443."""
     cluster = only(prod, "eks:index:Cluster").inputs
     assert (cluster["endpointPublicAccess"], cluster["endpointPrivateAccess"]) == (False, True)
     assert "publicAccessCidrs" not in cluster
+    rule = only(prod, "aws:ec2/securityGroupRule:SecurityGroupRule").inputs
+    assert (rule["type"], rule["protocol"], rule["fromPort"], rule["toPort"]) == ("ingress", "tcp", 443, 443)
+    assert rule["cidrBlocks"] == ["10.20.0.0/16"]
+    assert rule["securityGroupId"] == "cluster-eks-cluster-sg-id"
 
 
 def test_prod_limits_versioning_and_tags(prod: Plan) -> None:

@@ -104,7 +104,9 @@ def test_cluster_is_private_node_eks_with_oidc(dev: Plan) -> None:
     assert cluster["createOidcProvider"] is True
     assert cluster["nodeAssociatePublicIpAddress"] is False
     assert cluster["authenticationMode"] == "API"
-    assert cluster["instanceRoles"] == ["nodes-role-id"]
+    # EKS maps the managed node groups' role itself in API mode; pulumi-eks rejects instanceRoles there.
+    assert "instanceRoles" not in cluster and "accessEntries" not in cluster
+    assert cluster["corednsAddonOptions"]["enabled"] is True
     assert cluster["vpcId"] == "network-vpc-id"
     assert sorted(cluster["privateSubnetIds"]) == ["network-private-0-id", "network-private-1-id"]
     assert cluster["endpointPrivateAccess"] is True
@@ -163,13 +165,13 @@ def test_existing_vpc_creates_no_network_and_uses_given_subnets() -> None:
     assert _group(plan, "executors")["subnetIds"] == private
 
 
-def test_existing_vpc_without_public_subnets_leaves_cluster_private_subnets_only() -> None:
-    """No public subnets configured: the cluster gets none (rather than an empty list)."""
+def test_existing_vpc_without_public_subnets_gives_the_cluster_an_empty_list() -> None:
+    """No public subnets configured: an empty list (pulumi-eks spreads it; a null would break it)."""
     plan = plan_with(
         "dev",
         network={"existingVpcId": "vpc-0123456789abcdef0", "privateSubnetIds": ["subnet-0aaaaaaaaaaaaaaa1", "subnet-0aaaaaaaaaaaaaaa2"]},
     )
-    assert "publicSubnetIds" not in only(plan, "eks:index:Cluster").inputs
+    assert only(plan, "eks:index:Cluster").inputs["publicSubnetIds"] == []
 
 
 def test_spark_s3_policy_is_least_privilege_on_the_bucket_only(dev: Plan) -> None:
@@ -243,7 +245,7 @@ def test_autoscaler_chart_is_pinned_and_configured_for_this_cluster(dev: Plan) -
     assert values["cloudProvider"] == "aws"
     assert values["awsRegion"] == "us-west-2"
     assert values["autoDiscovery"] == {"clusterName": "spark-dev"}
-    assert values["image"]["tag"] == "v1.34.0"
+    assert values["image"]["tag"] == "v1.34.1"
     assert values["rbac"]["serviceAccount"]["name"] == "cluster-autoscaler"
     assert values["rbac"]["serviceAccount"]["annotations"] == {"eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/autoscaler-irsa-role"}
     assert values["extraArgs"]["balance-similar-node-groups"] is True
@@ -359,3 +361,28 @@ def test_extra_executor_pools_are_spot_tagged_and_exported() -> None:
     assert tags["k8s.io/cluster-autoscaler/spark-dev"] == "owned"
     assert len(_asg_tags(plan, "executors")) == 6
     assert plan.outputs["nodeGroups"]["executors-xl2"]["maxSize"] == 10
+
+
+def test_control_plane_logs_expire(dev: Plan) -> None:
+    """The EKS log group is created by us, with a retention, before the cluster writes to it."""
+    group = only(dev, "aws:cloudwatch/logGroup:LogGroup").inputs
+    assert (group["name"], group["retentionInDays"]) == ("/aws/eks/spark-dev/cluster", 30)
+    assert not dev.of_type("aws:ec2/securityGroupRule:SecurityGroupRule")
+
+
+def test_admin_roles_get_cluster_admin_access_entries() -> None:
+    """apiEndpoint.adminRoleArns: each role gets an access entry with the cluster-admin policy."""
+    arn = "arn:aws:iam::123456789012:role/platform-admins"
+    plan = plan_with("dev", apiEndpoint={"adminRoleArns": [arn]})
+    entries = only(plan, "eks:index:Cluster").inputs["accessEntries"]
+    assert entries == {
+        "admin-0": {
+            "principalArn": arn,
+            "accessPolicies": {
+                "cluster-admin": {
+                    "policyArn": "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy",
+                    "accessScope": {"type": "cluster"},
+                }
+            },
+        }
+    }
