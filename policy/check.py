@@ -26,6 +26,7 @@ import pulumi
 import yaml
 from pulumi_policy import (
     EnforcementLevel,
+    PolicyCustomTimeouts,
     PolicyResource,
     PolicyResourceOptions,
     ResourceValidationArgs,
@@ -65,8 +66,9 @@ def urn_for(stack: str, type_token: str, name: str) -> str:
     return f"urn:pulumi:{stack}::{PROJECT}::{type_token}::{name}"
 
 
-def _no_options() -> PolicyResourceOptions:
-    return PolicyResourceOptions(False, [], False, [], None, [], None)  # type: ignore[arg-type]
+def no_options() -> PolicyResourceOptions:
+    """The options of a resource that sets none (the plan does not record options)."""
+    return PolicyResourceOptions(False, [], None, [], PolicyCustomTimeouts(0, 0, 0), [], None)
 
 
 def _strings(value: Any) -> Iterable[str]:
@@ -114,7 +116,7 @@ def policy_resources(plan: Mapping[str, Any], stack: str) -> list[PolicyResource
             raise BadInput(f'plan resource #{index + 1} is not {{"type": str, "name": str, "inputs": {{...}}}}; regenerate the plan')
         urn = urn_for(stack, record["type"], record["name"])
         resources.append(
-            PolicyResource(record["type"], dict(record.get("inputs") or {}), urn, record["name"], _no_options(), None, None, [], {})
+            PolicyResource(record["type"], dict(record.get("inputs") or {}), urn, record["name"], no_options(), None, None, [], {})
         )
     by_id: dict[str, list[str]] = {}
     for r in resources:

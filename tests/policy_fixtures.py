@@ -7,22 +7,13 @@ import json
 from functools import lru_cache
 from typing import Any, Mapping
 
-from pulumi_policy import (
-    PolicyResource,
-    PolicyResourceOptions,
-    ResourceValidationArgs,
-    StackValidationArgs,
-)
+from pulumi_policy import PolicyResource, ResourceValidationArgs, StackValidationArgs
 
 from infra.plan import run_plan, stack_config
-from policy.check import Violation, evaluate, policy_resources, urn_for
+from policy.check import Violation, evaluate, no_options, policy_resources, urn_for
 from policy.policies import POLICIES
 
 PREFIX = "spark-eks-spot:"
-
-
-def options() -> PolicyResourceOptions:
-    return PolicyResourceOptions(False, [], False, [], None, [], None)  # type: ignore[arg-type]
 
 
 def policy_named(name: str) -> Any:
@@ -36,7 +27,7 @@ def resource_messages(
 ) -> list[str]:
     """What one resource policy reports for one resource, called as the engine calls it."""
     messages: list[str] = []
-    args = ResourceValidationArgs(type_token, props, urn_for(stack, type_token, name), name, options(), None)
+    args = ResourceValidationArgs(type_token, props, urn_for(stack, type_token, name), name, no_options(), None)
     policy_named(policy_name).validate(args, lambda message, urn=None: messages.append(message))
     return messages
 
@@ -49,7 +40,7 @@ def stack_resource(
     deps: Mapping[str, list[PolicyResource]] | None = None,
 ) -> PolicyResource:
     return PolicyResource(
-        type_token, props, urn_for(stack, type_token, name), name, options(), None, None, [], dict(deps or {})
+        type_token, props, urn_for(stack, type_token, name), name, no_options(), None, None, [], dict(deps or {})
     )
 
 
