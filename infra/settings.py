@@ -40,13 +40,25 @@ _LABEL_KEY = re.compile(r"^([a-z0-9.-]{1,253}/)?[A-Za-z0-9]([A-Za-z0-9._-]{0,61}
 _MAX_NODES = 1000
 
 
+def _one_line(text: str, limit: int) -> str:
+    """Text safe for a one-line message: control characters escaped, at most `limit` characters."""
+    text = "".join(repr(c)[1:-1] if not c.isprintable() else c for c in text)
+    return text if len(text) <= limit else f"{text[: limit - 1]}…"
+
+
+def _shown(value: Any) -> str:
+    """A user's value as a message quotes it: repr, cut short (a config value can be a megabyte)."""
+    return _one_line(repr(value), 60)
+
+
 class ConfigError(ValueError):
-    """A config value that cannot be used; the message names the key and the fix."""
+    """A config value that cannot be used; the message names the key and the fix, on one line."""
 
     def __init__(self, key: str, problem: str) -> None:
         self.key = key
         self.problem = problem
-        super().__init__(f"config {PROJECT}:{key}: {problem}")
+        shown_key = _one_line(key, 80) if key.strip() else repr(key)
+        super().__init__(f"config {PROJECT}:{shown_key}: {_one_line(problem, 800)}")
 
 
 class _Model(BaseModel):
@@ -70,7 +82,7 @@ class NodeGroupSettings(_Model):
             if instance_size(instance_type) is None:
                 families = sorted({name.split(".")[0] for name in INSTANCE_TYPES})
                 raise ValueError(
-                    f"unknown instance type {instance_type!r}; offered families: "
+                    f"unknown instance type {_shown(instance_type)}; offered families: "
                     f"{', '.join(families)} (sizes large to 4xlarge)"
                 )
         if len(set(types)) != len(types):
@@ -81,8 +93,8 @@ class NodeGroupSettings(_Model):
     @classmethod
     def _valid_labels(cls, labels: dict[str, str]) -> dict[str, str]:
         for key in labels:
-            if not _LABEL_KEY.match(key) or key.startswith("eks.amazonaws.com/"):
-                raise ValueError(f"label key {key!r} is not a valid, user-settable Kubernetes label")
+            if not _LABEL_KEY.fullmatch(key) or key.startswith("eks.amazonaws.com/"):
+                raise ValueError(f"label key {_shown(key)} is not a valid, user-settable Kubernetes label")
         return labels
 
     @property
@@ -105,24 +117,24 @@ class NetworkSettings(_Model):
         try:
             network = ipaddress.IPv4Network(cidr, strict=True)
         except ValueError as error:
-            raise ValueError(f"{cidr!r} is not an IPv4 network in CIDR form ({error})") from None
+            raise ValueError(f"{_shown(cidr)} is not an IPv4 network in CIDR form ({error})") from None
         if not 16 <= network.prefixlen <= 20:
-            raise ValueError(f"{cidr!r} must be a /16 to /20 network so every AZ gets room for pods")
+            raise ValueError(f"{_shown(cidr)} must be a /16 to /20 network so every AZ gets room for pods")
         return cidr
 
     @field_validator("existing_vpc_id")
     @classmethod
     def _valid_vpc_id(cls, vpc_id: str | None) -> str | None:
-        if vpc_id is not None and not _VPC_ID.match(vpc_id):
-            raise ValueError(f"{vpc_id!r} is not a VPC id (vpc-0123abcd…)")
+        if vpc_id is not None and not _VPC_ID.fullmatch(vpc_id):
+            raise ValueError(f"{_shown(vpc_id)} is not a VPC id (vpc-0123abcd…)")
         return vpc_id
 
     @field_validator("private_subnet_ids", "public_subnet_ids")
     @classmethod
     def _valid_subnet_ids(cls, ids: tuple[str, ...]) -> tuple[str, ...]:
         for subnet_id in ids:
-            if not _SUBNET_ID.match(subnet_id):
-                raise ValueError(f"{subnet_id!r} is not a subnet id (subnet-0123abcd…)")
+            if not _SUBNET_ID.fullmatch(subnet_id):
+                raise ValueError(f"{_shown(subnet_id)} is not a subnet id (subnet-0123abcd…)")
         if len(set(ids)) != len(ids):
             raise ValueError("lists a subnet twice")
         return ids
@@ -156,7 +168,7 @@ class ApiEndpointSettings(_Model):
             try:
                 ipaddress.IPv4Network(cidr, strict=True)
             except ValueError as error:
-                raise ValueError(f"{cidr!r} is not an IPv4 CIDR ({error})") from None
+                raise ValueError(f"{_shown(cidr)} is not an IPv4 CIDR ({error})") from None
         return cidrs
 
 
@@ -174,7 +186,7 @@ class AutoscalerSettings(_Model):
     @classmethod
     def _valid_duration(cls, value: str) -> str:
         if not re.fullmatch(r"\d+[smh]", value):
-            raise ValueError(f"{value!r} is not a duration such as 5m, 300s or 1h")
+            raise ValueError(f"{_shown(value)} is not a duration such as 5m, 300s or 1h")
         return value
 
 
@@ -244,9 +256,9 @@ def _first_error(error: ValidationError) -> ConfigError:
     if detail["type"] == "extra_forbidden":
         message = "is not a setting; check the spelling against the README's config table"
     elif detail["type"] == "literal_error":
-        message = f"{message} (got {detail['input']!r})"
+        message = f"{message} (got {_shown(detail['input'])})"
     elif detail["type"] != "value_error" and not isinstance(detail.get("input"), (dict, list, type(None))):
-        message = f"{message} (got {detail['input']!r})"
+        message = f"{message} (got {_shown(detail['input'])})"
     return ConfigError(key, message)
 
 
@@ -273,24 +285,24 @@ def _check_node_group(key: str, group: NodeGroupSettings, same_size: bool) -> No
 
 def _check(settings: Settings) -> None:
     """Cross-field rules that a single field's type cannot express."""
-    if not _REGION.match(settings.region):
-        raise ConfigError("aws:region", f"{settings.region!r} is not an AWS region such as us-west-2")
+    if not _REGION.fullmatch(settings.region):
+        raise ConfigError("aws:region", f"{_shown(settings.region)} is not an AWS region such as us-west-2")
     if settings.kubernetes_version not in AUTOSCALER_RELEASES:
         raise ConfigError(
             "kubernetesVersion",
-            f"{settings.kubernetes_version!r} is not supported; use one of {', '.join(AUTOSCALER_RELEASES)}",
+            f"{_shown(settings.kubernetes_version)} is not supported; use one of {', '.join(AUTOSCALER_RELEASES)}",
         )
-    if not _CLUSTER_NAME.match(settings.cluster_name):
+    if not _CLUSTER_NAME.fullmatch(settings.cluster_name):
         raise ConfigError(
             "clusterName",
-            f"{settings.cluster_name!r} must be 2-32 lowercase letters, digits or '-', starting with a letter",
+            f"{_shown(settings.cluster_name)} must be 2-32 lowercase letters, digits or '-', starting with a letter",
         )
     for key in ("spark_namespace", "spark_service_account"):
         value = getattr(settings, key)
-        if not _DNS_LABEL.match(value):
-            raise ConfigError(to_camel(key), f"{value!r} must be a DNS-1123 label (lowercase letters, digits, '-', ≤ 63)")
+        if not _DNS_LABEL.fullmatch(value):
+            raise ConfigError(to_camel(key), f"{_shown(value)} must be a DNS-1123 label (lowercase letters, digits, '-', ≤ 63)")
     if settings.spark_namespace in ("kube-system", "kube-public", "kube-node-lease", "default"):
-        raise ConfigError("sparkNamespace", f"{settings.spark_namespace!r} is a system namespace; pick one of Spark's own, such as spark")
+        raise ConfigError("sparkNamespace", f"{_shown(settings.spark_namespace)} is a system namespace; pick one of Spark's own, such as spark")
     _check_node_group("drivers", settings.drivers, same_size=False)
     _check_node_group("executors", settings.executors, same_size=True)
     for group_name, group in settings.extra_executor_groups.items():
@@ -334,7 +346,7 @@ def _decode(raw: Any) -> Any:
     if isinstance(raw, str) and raw.lstrip()[:1] in ("{", "["):
         try:
             return json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):  # nested too deep for the parser: let validation refuse it
             return raw
     return raw
 

@@ -1,0 +1,246 @@
+"""Run the policy pack offline over an offline plan: no Pulumi CLI, no credentials.
+
+    python -m policy.check --stack dev          # plan Pulumi.dev.yaml under mocks, then check it
+    python -m policy.check plan.json            # check `python -m infra.plan --json` output
+
+Prints one line per violation (enforcement, rule, resource, message) and exits 1 when a
+mandatory rule is violated (or the stack config is invalid), 0 otherwise, 2 on bad input.
+
+The plan holds only (type, name, inputs). The same `POLICIES` that `pulumi preview`
+runs are called with what the engine would pass them: inputs for resource policies,
+and for stack policies the same records plus the property dependencies, rebuilt from
+the plan's ids (infra/plan.py's mocks give every resource the id `<logical name>-id`,
+and component references appear as URNs).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+import pulumi
+import yaml
+from pulumi_policy import (
+    EnforcementLevel,
+    PolicyCustomTimeouts,
+    PolicyResource,
+    PolicyResourceOptions,
+    ResourceValidationArgs,
+    ResourceValidationPolicy,
+    StackValidationArgs,
+    StackValidationPolicy,
+)
+
+from infra.settings import ConfigError
+from policy.policies import POLICIES, PRIVATE_SUBNETS_POLICY
+
+PROJECT = "spark-eks-spot"
+
+
+class BadInput(Exception):
+    """An input the check cannot read; the message is one line naming it and the fix."""
+
+
+@dataclass(frozen=True)
+class Violation:
+    policy: str
+    enforcement: str  # "mandatory" or "advisory"
+    resource: str  # logical name, or "(stack)"
+    type: str
+    message: str
+
+    @property
+    def mandatory(self) -> bool:
+        return self.enforcement == "mandatory"
+
+    def line(self) -> str:
+        where = self.resource if not self.type else f"{self.resource} ({self.type})"
+        return f"[{self.enforcement}] {self.policy}: {where}: {self.message}"
+
+
+def urn_for(stack: str, type_token: str, name: str) -> str:
+    return f"urn:pulumi:{stack}::{PROJECT}::{type_token}::{name}"
+
+
+def no_options() -> PolicyResourceOptions:
+    """The options of a resource that sets none (the plan does not record options)."""
+    return PolicyResourceOptions(False, [], None, [], PolicyCustomTimeouts(0, 0, 0), [], None)
+
+
+def _strings(value: Any) -> Iterable[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, Mapping):
+        for item in value.values():
+            yield from _strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
+
+
+def _references(text: str, by_id: Mapping[str, list[str]], by_urn_tail: Mapping[tuple[str, str], str]) -> list[str]:
+    """The URNs of the plan resources a value may refer to: by mock id, or by URN.
+
+    Resources of different types may share a logical name (a bucket and its public
+    access block are both `storage-data`), and so a mock id; all of them are returned,
+    as a rule only ever looks for the one type it relates.
+    """
+    if text in by_id:
+        return by_id[text]
+    if text.startswith("urn:pulumi:") and text.count("::") >= 3:
+        head, _, name = text.rpartition("::")
+        # The qualified type is `parent$...$type`; the plan's records carry the last one.
+        type_token = head.rsplit("::", 1)[-1].rsplit("$", 1)[-1]
+        target = by_urn_tail.get((type_token, name))
+        return [target] if target else []
+    return []
+
+
+def policy_resources(plan: Mapping[str, Any], stack: str) -> list[PolicyResource]:
+    """The plan's records as the engine's PolicyResource objects, property dependencies included."""
+    records = plan.get("resources")
+    if not isinstance(records, list):
+        raise BadInput('the plan has no "resources" list; produce it with `python -m infra.plan --stack NAME --json`')
+    resources: list[PolicyResource] = []
+    for index, record in enumerate(records):
+        if not (
+            isinstance(record, Mapping)
+            and isinstance(record.get("type"), str)
+            and isinstance(record.get("name"), str)
+            and isinstance(record.get("inputs", {}), Mapping)
+        ):
+            raise BadInput(f'plan resource #{index + 1} is not {{"type": str, "name": str, "inputs": {{...}}}}; regenerate the plan')
+        urn = urn_for(stack, record["type"], record["name"])
+        resources.append(
+            PolicyResource(record["type"], dict(record.get("inputs") or {}), urn, record["name"], no_options(), None, None, [], {})
+        )
+    by_id: dict[str, list[str]] = {}
+    for r in resources:
+        by_id.setdefault(f"{r.name}-id", []).append(r.urn)
+    by_urn_tail = {(r.resource_type, r.name): r.urn for r in resources}
+    by_urn = {r.urn: r for r in resources}
+    for resource in resources:
+        for key, value in resource.props.items():
+            depended = {
+                target
+                for text in _strings(value)
+                for target in _references(text, by_id, by_urn_tail)
+                if target != resource.urn
+            }
+            if depended:
+                resource.property_dependencies[key] = [by_urn[u] for u in sorted(depended)]
+                resource.dependencies.extend(by_urn[u] for u in sorted(depended) if by_urn[u] not in resource.dependencies)
+    return resources
+
+
+def evaluate(
+    resources: list[PolicyResource],
+    config: Mapping[str, Mapping[str, Any]] | None = None,
+    policies: list[ResourceValidationPolicy | StackValidationPolicy] | None = None,
+) -> list[Violation]:
+    """Every violation the pack reports for these resources, in pack order."""
+    config = config or {}
+    by_urn = {r.urn: r for r in resources}
+    violations: list[Violation] = []
+    for policy in POLICIES if policies is None else policies:
+        level = "mandatory" if policy.enforcement_level == EnforcementLevel.MANDATORY else "advisory"
+        policy_config = config.get(policy.name)
+        if isinstance(policy, ResourceValidationPolicy):
+            for resource in resources:
+                def report(message: str, urn: str | None = None, resource: PolicyResource = resource) -> None:
+                    violations.append(Violation(policy.name, level, resource.name, resource.resource_type, message))
+
+                args = ResourceValidationArgs(
+                    resource.resource_type, resource.props, resource.urn, resource.name, resource.opts, None, policy_config
+                )
+                policy.validate(args, report)
+        else:
+
+            def report_stack(message: str, urn: str | None = None) -> None:
+                target = by_urn.get(urn or "")
+                name, type_token = (target.name, target.resource_type) if target else ("(stack)", "")
+                violations.append(Violation(policy.name, level, name, type_token, message))
+
+            policy.validate(StackValidationArgs(resources, policy_config), report_stack)
+    return violations
+
+
+def _stack_plan(stack: str) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """Plan `stack` under mocks; also the pack config the stack implies (an existing VPC's subnets)."""
+    from infra.plan import run_plan, stack_config
+    from infra.settings import PROJECT as CONFIG_PROJECT
+    from infra.settings import settings_from_values
+
+    config = stack_config(stack)
+    prefix = f"{CONFIG_PROJECT}:"
+    settings = settings_from_values(
+        {k[len(prefix):]: v for k, v in config.items() if k.startswith(prefix)},
+        stack=stack,
+        region=config.get("aws:region"),
+    )
+    plan = run_plan(config, stack=stack).as_json()
+    private = list(settings.network.private_subnet_ids)
+    return plan, ({PRIVATE_SUBNETS_POLICY: {"privateSubnetIds": private}} if private else {})
+
+
+def _file_plan(path: Path) -> dict[str, Any]:
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise BadInput(f"{path}: no such file; pass a plan from `python -m infra.plan --json` or use --stack NAME") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise BadInput(f"{path}: cannot read it ({error.__class__.__name__}); pass a readable plan file") from None
+    except ValueError as error:
+        raise BadInput(f"{path}: not JSON ({str(error).splitlines()[0]}); pass `python -m infra.plan --json` output") from None
+    if not isinstance(document, dict):
+        raise BadInput(f'{path}: not a plan object; expected {{"resources": [...], "outputs": {{...}}}}')
+    return document
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m policy.check", description=__doc__.splitlines()[0])
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--stack", help="plan Pulumi.<stack>.yaml offline and check it")
+    source.add_argument("plan", nargs="?", type=Path, help="an offline plan JSON file (python -m infra.plan --json)")
+    parser.add_argument(
+        "--stack-name",
+        help="the stack a PLAN file was made for (prod* stacks get the prod rules); default: prod, the strictest",
+    )
+    args = parser.parse_args(argv)
+
+    try:
+        if args.stack:
+            plan, config = _stack_plan(args.stack)
+            stack = args.stack
+        else:
+            plan, config = _file_plan(args.plan), {}
+            stack = args.stack_name or "prod"
+        violations = evaluate(policy_resources(plan, stack), config)
+    except BadInput as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except FileNotFoundError as error:
+        print(f"error: {str(error).splitlines()[0]}", file=sys.stderr)
+        return 2
+    except yaml.YAMLError as error:
+        print(f"error: Pulumi.{args.stack}.yaml is not valid YAML ({str(error).splitlines()[0]})", file=sys.stderr)
+        return 2
+    except (ConfigError, pulumi.RunError) as error:
+        # An invalid stack config is a failed check, as in `python -m infra.plan`.
+        print(f"error: {str(error).splitlines()[0]}", file=sys.stderr)
+        return 1
+
+    for violation in violations:
+        print(violation.line())
+    mandatory = sum(v.mandatory for v in violations)
+    advisory = len(violations) - mandatory
+    print(f"{stack}: {len(plan['resources'])} resources, {mandatory} mandatory and {advisory} advisory violation(s)")
+    return 1 if mandatory else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
