@@ -157,8 +157,8 @@ class ApiEndpointSettings(_Model):
     @classmethod
     def _valid_role_arns(cls, arns: tuple[str, ...]) -> tuple[str, ...]:
         for arn in arns:
-            if not _ROLE_ARN.match(arn):
-                raise ValueError(f"{arn!r} is not an IAM role ARN (arn:aws:iam::123456789012:role/name)")
+            if not _ROLE_ARN.fullmatch(arn):
+                raise ValueError(f"{_shown(arn)} is not an IAM role ARN (arn:aws:iam::123456789012:role/name)")
         return arns
 
     @field_validator("public_access_cidrs", "private_access_cidrs")
