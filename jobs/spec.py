@@ -292,11 +292,11 @@ def _describe(error: Mapping[str, Any]) -> str:
     if kind in ("float_type", "float_parsing"):
         return f"must be a number, not {given!r}"
     if kind == "greater_than_equal":
-        return f"must be at least {ctx['ge']}, not {given!r}"
+        return f"must be at least {ctx['ge']:g}, not {given!r}"
     if kind == "greater_than":
-        return f"must be more than {ctx['gt']}, not {given!r}"
+        return f"must be more than {ctx['gt']:g}, not {given!r}"
     if kind == "less_than_equal":
-        return f"must be at most {ctx['le']}, not {given!r}"
+        return f"must be at most {ctx['le']:g}, not {given!r}"
     if kind in ("string_type",):
         return f"must be text, not {given!r}"
     if kind == "string_too_short":
