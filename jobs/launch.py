@@ -80,7 +80,8 @@ def s3_client(region: str) -> Any:
     """A boto3 S3 client for the stack's region, with the caller's usual AWS credentials."""
     import boto3
 
-    return boto3.client("s3", region_name=region)
+    # A session of its own: boto3's module-level default session caches credentials.
+    return boto3.session.Session(region_name=region).client("s3")
 
 
 def _s3_failure(action: str, error: Exception) -> LaunchError:
