@@ -178,11 +178,9 @@ def kill(core: Any, namespace: str, job: str) -> list[str]:
 def write_logs(core: Any, namespace: str, job: str, follow: bool, out: TextIO) -> None:
     """The newest driver's log; with `follow`, streamed until the driver ends."""
     pod = latest_status(core, namespace, job).pod
-    if not follow:
-        out.write(_call(f"logs of {pod}", core.read_namespaced_pod_log, pod, namespace))
-        return
+    # Raw bytes, decoded here: the client (36.x) turns a preloaded log into "b'...'" text.
     response = _call(
-        f"logs of {pod}", core.read_namespaced_pod_log, pod, namespace, follow=True, _preload_content=False
+        f"logs of {pod}", core.read_namespaced_pod_log, pod, namespace, follow=follow, _preload_content=False
     )
     try:
         for chunk in response.stream(amt=4096, decode_content=True):

@@ -25,6 +25,7 @@ class RecordedRequest:
     query: dict[str, list[str]]
     content_type: str
     body: Any  # parsed JSON when the client sent JSON, else the text (or None)
+    authorization: str = ""  # to prove which credentials a client took from its kubeconfig
 
 
 Reply = tuple[int, Any]
@@ -87,7 +88,9 @@ def _handler(recorder: K8sRecorder) -> type[BaseHTTPRequestHandler]:
             except ValueError:
                 body = text
             split = urlsplit(self.path)
-            request = RecordedRequest(self.command, split.path, parse_qs(split.query), content_type, body)
+            request = RecordedRequest(
+                self.command, split.path, parse_qs(split.query), content_type, body, self.headers.get("Authorization", "")
+            )
             recorder.requests.append(request)
             answer = recorder.routes.get((self.command, split.path), _default_reply)
             code, reply = answer(request)
@@ -107,6 +110,26 @@ def _handler(recorder: K8sRecorder) -> type[BaseHTTPRequestHandler]:
             pass
 
     return Handler
+
+
+def matches_selector(labels: dict[str, str], selector: str) -> bool:
+    """Equality-based label selectors (`a=b,c=d`), the only kind the submitter sends."""
+    for term in filter(None, selector.split(",")):
+        key, _, value = term.partition("=")
+        if labels.get(key) != value:
+            return False
+    return True
+
+
+def pod_list_route(pods: Callable[[], list[dict[str, Any]]]) -> Route:
+    """Answer a pod list GET from `pods()`, filtered by the request's labelSelector."""
+
+    def answer(request: RecordedRequest) -> Reply:
+        selector = request.query.get("labelSelector", [""])[0]
+        items = [pod for pod in pods() if matches_selector(pod["metadata"].get("labels", {}), selector)]
+        return 200, {"kind": "PodList", "apiVersion": "v1", "metadata": {"resourceVersion": "1"}, "items": items}
+
+    return answer
 
 
 class RunningRecorder:
