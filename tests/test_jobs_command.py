@@ -7,7 +7,7 @@ import json
 import re
 import shlex
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 import pytest
 
@@ -281,3 +281,28 @@ def test_printed_commands_redact_secret_looking_settings() -> None:
 )
 def test_output_location(uri: str, expected: tuple[str, str]) -> None:
     assert output_location(uri) == expected
+
+
+def test_missing_app_file_stops_the_dry_run(capsys: pytest.CaptureFixture[str], write_outputs: Callable[..., Path],
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """A local app that is not there is one line (exit 2), before anything is printed or sent."""
+    monkeypatch.chdir(PROJECT_ROOT)
+    code = main(["submit", "examples/wordcount.yaml", "--outputs", str(write_outputs()), "--dry-run",
+                 "--set", "image.tag=t", "--set", "app=jobs/apps/nope.py"])
+    captured = capsys.readouterr()
+    assert (code, captured.out) == (2, "")
+    assert captured.err == "jobs: app: jobs/apps/nope.py not found (paths are relative to the current directory)\n"
+
+
+def test_missing_java_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                  capsys: pytest.CaptureFixture[str]) -> None:
+    """Without java on PATH or JAVA_HOME, a run stops with the fix instead of spark-submit's error."""
+    monkeypatch.chdir(PROJECT_ROOT)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.delenv("JAVA_HOME", raising=False)
+    code = main(["submit", "examples/wordcount.yaml", "--local", "--set", f"output={tmp_path / 'out'}"])
+    assert code == 2
+    assert capsys.readouterr().err == (
+        "jobs: java not found: spark-submit needs Java 17; install a JDK or JRE 17 and put java on PATH or set JAVA_HOME\n"
+    )
+    assert not (tmp_path / "out").exists()

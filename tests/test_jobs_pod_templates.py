@@ -4,7 +4,6 @@ grace period inside the Spot notice; they match the node groups infra/ declares.
 from __future__ import annotations
 
 import copy
-from pathlib import Path
 from typing import Any
 
 import kubernetes_validate
