@@ -214,6 +214,8 @@ def follow_submission(
             label_selector=_label_selector("driver", job=job, submission=submission),
         ).items
         if not drivers:
+            if last_line:
+                raise KubeError(f"the driver of submission {submission} was deleted while running (last seen: {last_line})")
             if clock() - started > appear_timeout:
                 raise KubeError(
                     f"no driver pod for submission {submission} appeared in namespace {namespace} "

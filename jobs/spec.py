@@ -29,6 +29,8 @@ CONF_KEY = re.compile(r"^spark\.[A-Za-z0-9_.\-/]+$")
 JAVA_CLASS = re.compile(r"^[A-Za-z_$][A-Za-z0-9_$]*(\.[A-Za-z_$][A-Za-z0-9_$]*)*$")
 # Spark's own default `spark.redaction.regex`; a `...File` key holds a path, not the secret.
 CREDENTIAL_KEY = re.compile(r"(?i)secret|password|token|access[.]key")
+# These name a Kubernetes Secret to mount or reference: the right way to hand a pod a secret.
+SECRET_REFERENCE_KEY = re.compile(r"^spark\.kubernetes\.(driver|executor)\.(secrets|secretKeyRef)\.")
 MIN_MEMORY_MIB = 512  # Spark refuses a JVM heap under 450 MiB
 _MIB = {"k": 1 / 1024, "m": 1, "g": 1024, "t": 1024 * 1024}
 
@@ -345,7 +347,7 @@ def _check_conf(spec: JobSpec) -> list[str]:
                 problems.append(f"{field}: is set by the spec field {owner}; set that instead (--set {owner}=...)")
         elif key == INSECURE_S3A_TLS and value.strip().lower() == "false":
             problems.append(f"{field}: false turns off TLS between Spark and S3; remove it")
-        elif CREDENTIAL_KEY.search(key) and not key.endswith("File"):
+        elif CREDENTIAL_KEY.search(key) and not key.endswith("File") and not SECRET_REFERENCE_KEY.match(key):
             problems.append(
                 f"{field}: carries a credential; a spec holds none (S3 access comes from IRSA or the node role)"
             )

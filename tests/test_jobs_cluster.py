@@ -23,7 +23,7 @@ import yaml
 
 from jobs import PROJECT_ROOT
 from jobs.__main__ import main
-from jobs.kube import core_api, follow_submission
+from jobs.kube import KubeError, core_api, follow_submission
 from jobs.launch import private_kubeconfig
 from jobs.outputs import parse_kubeconfig
 from tests.conftest import aws_test_environment, kubeconfig_for, new_bucket, s3, stack_outputs
@@ -312,8 +312,16 @@ def test_follow_prints_each_change_and_returns_the_end(recorder: K8sRecorder, cl
 def test_follow_gives_up_when_no_driver_appears(recorder: K8sRecorder) -> None:
     recorder.route("GET", PODS, pod_list_route(lambda: []))
     ticks = iter([0.0, 0.0, 50.0, 130.0])
-    from jobs.kube import KubeError
-
     with pytest.raises(KubeError, match="no driver pod for submission abc appeared in namespace spark within 120s"):
         follow_submission(core_api(kubeconfig_for(recorder.url)), NAMESPACE, "wordcount", "abc",
                           out=io.StringIO(), interval=0, clock=lambda: next(ticks), sleep=lambda s: None)
+
+
+def test_follow_reports_a_deleted_driver(recorder: K8sRecorder, cluster_pods: list[dict[str, Any]]) -> None:
+    """A driver that vanishes mid-run (killed, evicted) ends the follow with one line, not a timeout."""
+    answers = iter([[cluster_pods[0]], [], []])
+    recorder.route("GET", PODS, pod_list_route(lambda: next(answers)))
+    submission_id = cluster_pods[0]["metadata"]["labels"]["spark-eks-spot/submission"]
+    with pytest.raises(KubeError, match=f"the driver of submission {submission_id} was deleted while running"):
+        follow_submission(core_api(kubeconfig_for(recorder.url)), NAMESPACE, "wordcount", submission_id,
+                          out=io.StringIO(), interval=0, sleep=lambda s: None)

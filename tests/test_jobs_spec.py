@@ -147,6 +147,16 @@ def test_values_are_normalised() -> None:
     assert spec.conf == {"spark.sql.shuffle.partitions": "64", "spark.sql.adaptive.enabled": "true"}
 
 
+def test_secret_references_are_not_credentials() -> None:
+    """Mounting or referencing a Kubernetes Secret names it without holding its value: allowed."""
+    conf = {
+        "spark.kubernetes.driver.secrets.db-creds": "/mnt/secrets",
+        "spark.kubernetes.executor.secretKeyRef.DB_PASSWORD": "db-creds:password",
+        "spark.kubernetes.authenticate.submission.oauthTokenFile": "/var/run/token",
+    }
+    assert spec_from_mapping(with_(conf=conf), source="job.yaml").conf == conf
+
+
 def test_set_overrides_dotted_fields_with_yaml_values() -> None:
     """--set reaches nested fields, parses numbers, and keeps Spark conf keys whole after conf."""
     spec = spec_from_mapping(
