@@ -113,6 +113,8 @@ def _dns_label(value: Any) -> Any:
 
 
 def _image_tag(value: Any) -> Any:
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)  # `--set image.tag=20240101` arrives as a YAML number
     if isinstance(value, str) and not IMAGE_TAG.match(value):
         raise ValueError(
             f"{value!r} is not an image tag: use up to 128 letters, digits, '_', '.' or '-', not starting with '.' or '-'"
@@ -137,15 +139,15 @@ class Image(_Model):
 class Resources(_Model):
     """A pod's size: Kubernetes CPU request (also Spark's task slots) and limit, JVM memory."""
 
-    cores: int = Field(default=2, ge=1, le=64)
-    cores_limit: int = Field(default=4, ge=1, le=64)
+    cores: int = Field(default=2, ge=1, le=64, strict=True)
+    cores_limit: int = Field(default=4, ge=1, le=64, strict=True)
     memory: Memory = "8g"
 
 
 class DynamicAllocation(_Model):
-    min_executors: int = Field(default=0, ge=0, le=1000)
-    initial_executors: int | None = Field(default=None, ge=0, le=1000)
-    max_executors: int = Field(default=100, ge=1, le=1000)
+    min_executors: int = Field(default=0, ge=0, le=1000, strict=True)
+    initial_executors: int | None = Field(default=None, ge=0, le=1000, strict=True)
+    max_executors: int = Field(default=100, ge=1, le=1000, strict=True)
     executor_allocation_ratio: float = Field(default=0.33, gt=0, le=1)
     # Finite, unlike Spark's default: an executor that once held shuffle data would
     # otherwise pin its Spot node for the whole job.

@@ -61,6 +61,7 @@ BAD_FIELDS = [
     ("driver cores zero", with_(driver={"cores": 0}), "driver.cores: must be at least 1, not 0"),
     ("driver cores text", with_(driver={"cores": "two"}), "driver.cores: must be a whole number, not 'two'"),
     ("driver cores fraction", with_(driver={"cores": 1.5}), "driver.cores: must be a whole number, not 1.5"),
+    ("driver cores boolean", with_(driver={"cores": True}), "driver.cores: must be a whole number, not True"),
     ("executor cores too many", with_(executor={"cores": 65}), "executor.cores: must be at most 64, not 65"),
     ("limit below request", with_(executor={"cores": 3, "coresLimit": 2}), "executor.coresLimit: 2 is below executor.cores (3)"),
     ("memory unit", with_(executor={"memory": "8x"}), "executor.memory: '8x' is not a size; use a whole number with a unit, like 8g or 512m"),
@@ -167,6 +168,7 @@ def test_set_overrides_dotted_fields_with_yaml_values() -> None:
     )
     assert spec.executor.memory == "4g"
     assert spec.dynamic_allocation.max_executors == 20
+    assert spec_from_mapping(BASE, source="job.yaml", sets=["image.tag=20240101"]).image.tag == "20240101"
     assert spec.input == "s3a://other/x/"
     assert spec.conf == {"spark.sql.shuffle.partitions": "8", "spark.kubernetes.submission.waitAppCompletion": "true"}
 
