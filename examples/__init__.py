@@ -1,0 +1,1 @@
+"""Example job specs, the sample data and the script that makes it."""

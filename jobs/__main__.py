@@ -1,0 +1,272 @@
+"""`python -m jobs`: submit a job spec to the stack's EKS cluster (or run it locally), follow it.
+
+    python -m jobs submit SPEC.yaml (--outputs FILE | --stack NAME) [--dry-run [--json]] [--wait]
+                          [--set FIELD=VALUE ...] [--conf KEY=VALUE ...] [--overwrite]
+    python -m jobs submit SPEC.yaml --local [--dry-run [--json]] [--set ...] [--conf ...] [--overwrite]
+    python -m jobs status NAME | logs NAME [--follow] | list | kill NAME   (--outputs FILE | --stack NAME)
+
+Exit codes: 0 ok; 1 the job or a step failed; 2 bad input or a missing tool (one line).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import secrets
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import NoReturn, Sequence
+
+from jobs import POD_TEMPLATE_DIR, PROJECT_ROOT
+from jobs.command import (
+    PodTemplates,
+    app_upload,
+    cluster_argv,
+    cluster_env,
+    data_paths,
+    dry_run_document,
+    dry_run_json,
+    local_argv,
+    local_env,
+    shell_command,
+)
+from jobs.kube import KubeError, core_api, follow_submission, job_statuses, kill, latest_status, render_table
+from jobs.kube import status_line, write_logs
+from jobs.launch import (
+    LaunchError,
+    file_digest,
+    find_spark,
+    guard_local_output,
+    guard_output,
+    private_kubeconfig,
+    require_java,
+    require_local_input,
+    run_spark_submit,
+    s3_client,
+    upload_app,
+)
+from jobs.outputs import KUBE_KEYS, SUBMIT_KEYS, OutputsError, StackOutputs, load_outputs
+from jobs.spec import JobSpec, SpecError, load_spec
+from jobs.tags import TagError, default_image_tag
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        # One line instead of argparse's usage block.
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: {message} (see --help)\n")
+
+
+class BadInput(Exception):
+    """A flag combination that cannot work."""
+
+
+def _say(message: str) -> None:
+    print(message, flush=True)
+
+
+def _fail(message: str) -> None:
+    print(f"jobs: {message}", file=sys.stderr, flush=True)
+
+
+def _outputs(args: argparse.Namespace, required: Sequence[str]) -> StackOutputs:
+    return load_outputs(outputs_file=args.outputs, stack=args.stack, required=required)
+
+
+def _pod_templates() -> PodTemplates:
+    templates = PodTemplates(POD_TEMPLATE_DIR / "driver.yaml", POD_TEMPLATE_DIR / "executor.yaml")
+    for path in (templates.driver, templates.executor):
+        if not path.is_file():
+            raise LaunchError(f"pod template {path.name} is missing from {POD_TEMPLATE_DIR.name}/; restore it from git")
+    return templates
+
+
+def _with_image_tag(spec: JobSpec) -> JobSpec:
+    return spec if spec.image.tag else spec.with_image_tag(default_image_tag(PROJECT_ROOT))
+
+
+def _print_dry_run(args: argparse.Namespace, argv: list[str], env: dict[str, str], document: dict) -> None:
+    if args.json:
+        _say(dry_run_json(document))
+    else:
+        _say(shell_command(argv, env))
+        for upload in document["uploads"]:
+            _say(f"# uploads {upload['source']} to {upload['target']} unless that object exists")
+
+
+def submit_local(args: argparse.Namespace, spec: JobSpec) -> int:
+    spark = find_spark()
+    argv = local_argv(str(spark.submit), spec)
+    env = local_env(str(spark.home), sys.executable)
+    if args.dry_run:
+        _print_dry_run(args, argv, env, dry_run_document(argv, env, [], None))
+        return EXIT_OK
+    require_java()
+    require_local_input(spec.app, "app")
+    paths = data_paths(spec, None)
+    if "input" in paths:
+        require_local_input(paths["input"], "input")
+    if "output" in paths:
+        guard_local_output(paths["output"], args.overwrite)
+    started = time.monotonic()
+    code = run_spark_submit(argv, env)
+    if code != 0:
+        _fail(f"the local run of {spec.name} failed (spark-submit exit code {code}); its output is above")
+        return EXIT_FAILED
+    where = f"; output: {paths['output']}" if "output" in paths else ""
+    _say(f"{spec.name} finished locally in {time.monotonic() - started:.1f}s{where}")
+    return EXIT_OK
+
+
+def submit_cluster(args: argparse.Namespace, spec: JobSpec) -> int:
+    outputs = _outputs(args, SUBMIT_KEYS)
+    spec = _with_image_tag(spec)
+    spark = find_spark()
+    templates = _pod_templates()
+    upload = app_upload(spec, outputs.bucket_name, file_digest(Path(spec.app))) if "://" not in spec.app else None
+    app_uri = upload.s3a_uri if upload else spec.app
+    submission = secrets.token_hex(4)
+    argv = cluster_argv(
+        str(spark.submit), spec, outputs, app_uri=app_uri, pod_templates=templates, submission_id=submission
+    )
+    if args.dry_run:
+        env = cluster_env(str(spark.home))
+        _print_dry_run(args, argv, env, dry_run_document(argv, env, [upload] if upload else [], templates))
+        return EXIT_OK
+
+    require_java()
+    s3 = s3_client(outputs.region)
+    output = data_paths(spec, outputs.bucket_name).get("output")
+    if output:
+        guard_output(s3, output, args.overwrite)
+    if upload:
+        fresh = upload_app(s3, upload)
+        _say(f"{'uploaded' if fresh else 'unchanged, kept'} {upload.source} at {upload.s3_uri}")
+    with private_kubeconfig(outputs.kubeconfig) as kubeconfig:
+        code = run_spark_submit(argv, cluster_env(str(spark.home), str(kubeconfig)))
+    if code != 0:
+        _fail(f"spark-submit could not submit {spec.name} (exit code {code}); its output is above")
+        return EXIT_FAILED
+    _say(f"submitted {spec.name} (submission {submission}) to namespace {outputs.spark_namespace}")
+    if not args.wait:
+        _say(f"follow it with: python -m jobs status {spec.name} | logs {spec.name} --follow")
+        return EXIT_OK
+    core = core_api(outputs.kubeconfig)
+    try:
+        final = follow_submission(core, outputs.spark_namespace, spec.name, submission)
+    except KeyboardInterrupt:
+        _fail(f"stopped following; {spec.name} keeps running (python -m jobs kill {spec.name} stops it)")
+        return EXIT_INTERRUPTED
+    if final.phase != "Succeeded":
+        _fail(f"{spec.name} {final.phase.lower()}{f' ({final.detail})' if final.detail else ''}; "
+              f"see python -m jobs logs {spec.name}")
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def cmd_submit(args: argparse.Namespace) -> int:
+    if args.json and not args.dry_run:
+        raise BadInput("--json shapes the --dry-run output; add --dry-run")
+    if args.local and (args.stack or args.outputs):
+        raise BadInput("--local runs on this machine without the stack; drop --stack/--outputs")
+    if args.local and args.wait:
+        raise BadInput("--wait follows a cluster run; a --local run always waits")
+    spec = load_spec(Path(args.spec), sets=args.set, confs=args.conf, local=args.local)
+    return submit_local(args, spec) if args.local else submit_cluster(args, spec)
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    outputs = _outputs(args, KUBE_KEYS)
+    status = latest_status(core_api(outputs.kubeconfig), outputs.spark_namespace, args.name)
+    _say(status_line(status, datetime.now(timezone.utc)))
+    return EXIT_FAILED if status.phase == "Failed" else EXIT_OK
+
+
+def cmd_logs(args: argparse.Namespace) -> int:
+    outputs = _outputs(args, KUBE_KEYS)
+    write_logs(core_api(outputs.kubeconfig), outputs.spark_namespace, args.name, args.follow, sys.stdout)
+    return EXIT_OK
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    outputs = _outputs(args, KUBE_KEYS)
+    statuses = job_statuses(core_api(outputs.kubeconfig), outputs.spark_namespace)
+    if args.json:
+        _say(json.dumps([{**vars(s), "created": s.created.isoformat() if s.created else None} for s in statuses], indent=2))
+    elif not statuses:
+        _say(f"no jobs in namespace {outputs.spark_namespace}")
+    else:
+        _say(render_table(statuses, datetime.now(timezone.utc)))
+    return EXIT_OK
+
+
+def cmd_kill(args: argparse.Namespace) -> int:
+    outputs = _outputs(args, KUBE_KEYS)
+    for pod in kill(core_api(outputs.kubeconfig), outputs.spark_namespace, args.name):
+        _say(f"deleted driver pod {pod}; its executors go with it")
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    stack = _Parser(add_help=False)
+    where = stack.add_argument_group("stack outputs (one of)")
+    where.add_argument("--outputs", type=Path, metavar="FILE", help="JSON from `pulumi stack output --json --show-secrets`")
+    where.add_argument("--stack", metavar="NAME", help="read the outputs through the Pulumi Automation API")
+
+    parser = _Parser(prog="python -m jobs", description="Submit and follow Spark jobs on the spark-eks-spot cluster.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    submit = commands.add_parser("submit", parents=[stack], help="submit a job spec (or run it with --local)")
+    submit.add_argument("spec", metavar="SPEC.yaml")
+    submit.add_argument("--local", action="store_true", help="run on this machine with local[*] and local paths")
+    submit.add_argument("--dry-run", action="store_true", help="print the command; upload, submit and touch nothing")
+    submit.add_argument("--json", action="store_true", help="with --dry-run: print argv, env, uploads, pod templates as JSON")
+    submit.add_argument("--wait", action="store_true", help="follow the driver and exit with its result")
+    submit.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE", help="override a spec field (dotted name)")
+    submit.add_argument("--conf", action="append", default=[], metavar="KEY=VALUE", help="add or override one Spark setting")
+    submit.add_argument("--overwrite", action="store_true", help="replace what the output already holds")
+    submit.set_defaults(run=cmd_submit)
+
+    status = commands.add_parser("status", parents=[stack], help="the newest driver of a job")
+    status.add_argument("name")
+    status.set_defaults(run=cmd_status)
+
+    logs = commands.add_parser("logs", parents=[stack], help="the newest driver's log")
+    logs.add_argument("name")
+    logs.add_argument("--follow", action="store_true", help="stream until the driver ends")
+    logs.set_defaults(run=cmd_logs)
+
+    listing = commands.add_parser("list", parents=[stack], help="every job's drivers in the Spark namespace")
+    listing.add_argument("--json", action="store_true")
+    listing.set_defaults(run=cmd_list)
+
+    killing = commands.add_parser("kill", parents=[stack], help="delete a job's running driver (and so its executors)")
+    killing.add_argument("name")
+    killing.set_defaults(run=cmd_kill)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except SpecError as error:
+        for problem in error.problems:
+            _fail(problem)
+        return EXIT_BAD_INPUT
+    except (OutputsError, TagError, BadInput) as error:
+        _fail(str(error))
+        return EXIT_BAD_INPUT
+    except (LaunchError, KubeError) as error:
+        _fail(str(error))
+        return error.exit_code
+    except KeyboardInterrupt:
+        _fail("interrupted")
+        return EXIT_INTERRUPTED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

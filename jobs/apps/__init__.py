@@ -1,0 +1,1 @@
+"""Spark applications that ship with the project (submitted as files, not imported)."""

@@ -1,0 +1,216 @@
+"""The stack's outputs, read from a file or through the Pulumi Automation API.
+
+`--outputs FILE` takes what `pulumi stack output --json --show-secrets` prints; `--stack NAME`
+asks `infra.automation.read_stack_outputs`. Either way `parse_outputs` checks the keys a
+command needs and names the first missing or empty one with the fix. The kubeconfig is a
+secret: it never appears in a repr, a message or a log line.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+import yaml
+
+# camelCase output key → StackOutputs attribute
+OUTPUT_KEYS = {
+    "apiServerUrl": "api_server_url",
+    "kubeconfig": "kubeconfig",
+    "clusterName": "cluster_name",
+    "region": "region",
+    "imageRepositoryUrl": "image_repository_url",
+    "bucketName": "bucket_name",
+    "sparkNamespace": "spark_namespace",
+    "sparkServiceAccount": "spark_service_account",
+    "sparkRoleArn": "spark_role_arn",
+    "s3AccessVia": "s3_access_via",
+    "nodeGroups": "node_groups",
+}
+SUBMIT_KEYS = (
+    "apiServerUrl",
+    "kubeconfig",
+    "region",
+    "imageRepositoryUrl",
+    "bucketName",
+    "sparkNamespace",
+    "sparkServiceAccount",
+    "s3AccessVia",
+)
+KUBE_KEYS = ("kubeconfig", "sparkNamespace")
+S3_ACCESS_MODES = ("irsa", "nodeRole")
+# What `pulumi stack output --json` prints for a secret without --show-secrets.
+HIDDEN_SECRET = "[secret]"
+
+_REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$")
+_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+
+
+class OutputsError(ValueError):
+    """Stack outputs that cannot be used; the one-line message names the key and the fix."""
+
+
+@dataclass(frozen=True)
+class StackOutputs:
+    api_server_url: str = ""
+    kubeconfig: Mapping[str, Any] = field(default_factory=dict, repr=False)
+    cluster_name: str = ""
+    region: str = ""
+    image_repository_url: str = ""
+    bucket_name: str = ""
+    spark_namespace: str = ""
+    spark_service_account: str = ""
+    spark_role_arn: str = ""
+    s3_access_via: str = ""
+    node_groups: Any = None
+
+
+def _fix(source: str) -> str:
+    if source.startswith("stack "):
+        return "run `pulumi up` on that stack first, or pass --outputs FILE"
+    return "run `pulumi up`, then `pulumi stack output --json --show-secrets > FILE`, or pass --stack NAME"
+
+
+def parse_kubeconfig(value: Any, source: str) -> dict[str, Any]:
+    """The kubeconfig output as a mapping: Pulumi may give an object, JSON text or YAML text."""
+    document = value
+    if isinstance(value, str):
+        if value.strip() == HIDDEN_SECRET:
+            raise OutputsError(
+                f"stack output kubeconfig in {source} is hidden as {HIDDEN_SECRET}; "
+                "export it with `pulumi stack output --json --show-secrets`"
+            )
+        try:
+            document = json.loads(value) if value.lstrip().startswith("{") else yaml.safe_load(value)
+        except (ValueError, yaml.YAMLError):
+            # Never echo the text: it is a secret.
+            raise OutputsError(f"stack output kubeconfig in {source} is neither JSON nor YAML; {_fix(source)}") from None
+    if not isinstance(document, dict) or not isinstance(document.get("clusters"), list) or not document["clusters"]:
+        raise OutputsError(
+            f"stack output kubeconfig in {source} is not a kubeconfig (it lists no clusters); {_fix(source)}"
+        )
+    return document
+
+
+def _text(raw: Mapping[str, Any], key: str, source: str, required: bool) -> str:
+    value = raw.get(key)
+    if value is None or value == "":
+        if required:
+            state = "missing from" if key not in raw else "empty in"
+            raise OutputsError(f"stack output {key} is {state} {source}; {_fix(source)}")
+        return ""
+    if not isinstance(value, str):
+        raise OutputsError(f"stack output {key} in {source} must be text, not {type(value).__name__}; {_fix(source)}")
+    return value.strip()
+
+
+def _check_values(outputs: StackOutputs, needed: set[str], source: str) -> None:
+    """Values that are present but could not work; checked only for keys this command needs."""
+
+    def bad(key: str, problem: str) -> OutputsError:
+        return OutputsError(f"stack output {key} in {source} {problem}")
+
+    if "apiServerUrl" in needed and not outputs.api_server_url.startswith(("https://", "http://")):
+        raise bad("apiServerUrl", f"is {outputs.api_server_url!r}; it must be the API server's https:// URL")
+    if "region" in needed and not _REGION.match(outputs.region):
+        raise bad("region", f"is {outputs.region!r}, not an AWS region such as us-west-2")
+    if "bucketName" in needed and not _BUCKET.match(outputs.bucket_name):
+        raise bad("bucketName", f"is {outputs.bucket_name!r}, not an S3 bucket name")
+    if "imageRepositoryUrl" in needed:
+        last = outputs.image_repository_url.rsplit("/", 1)[-1]
+        if "/" not in outputs.image_repository_url or ":" in last or "@" in last:
+            raise bad(
+                "imageRepositoryUrl",
+                f"is {outputs.image_repository_url!r}; it must be a repository (HOST/NAME) without a tag",
+            )
+    for key, value in (("sparkNamespace", outputs.spark_namespace), ("sparkServiceAccount", outputs.spark_service_account)):
+        if key in needed and not _DNS_LABEL.match(value):
+            raise bad(key, f"is {value!r}, not a Kubernetes name")
+    if "s3AccessVia" in needed:
+        if outputs.s3_access_via not in S3_ACCESS_MODES:
+            raise bad("s3AccessVia", f"is {outputs.s3_access_via!r}; expected one of {', '.join(S3_ACCESS_MODES)}")
+        if outputs.s3_access_via == "irsa" and not outputs.spark_role_arn.startswith("arn:"):
+            state = "missing" if not outputs.spark_role_arn else f"{outputs.spark_role_arn!r}, not an IAM role ARN"
+            raise OutputsError(
+                f"stack output sparkRoleArn in {source} is {state}, but s3AccessVia is irsa; {_fix(source)}"
+            )
+
+
+def parse_outputs(raw: Mapping[str, Any], *, required: Iterable[str], source: str) -> StackOutputs:
+    """Stack outputs from their JSON form; every key in `required` must be present and usable."""
+    needed = set(required)
+    values: dict[str, Any] = {}
+    for key, attribute in OUTPUT_KEYS.items():
+        if key == "kubeconfig":
+            present = raw.get(key) not in (None, "")
+            if key in needed or present:
+                if not present:
+                    state = "missing from" if key not in raw else "empty in"
+                    raise OutputsError(f"stack output kubeconfig is {state} {source}; {_fix(source)}")
+                values[attribute] = parse_kubeconfig(raw[key], source)
+        elif key == "nodeGroups":
+            values[attribute] = raw.get(key)
+        else:
+            values[attribute] = _text(raw, key, source, key in needed)
+    outputs = StackOutputs(**values)
+    _check_values(outputs, needed, source)
+    return outputs
+
+
+def read_outputs_file(path: Path) -> dict[str, Any]:
+    """The JSON object that `pulumi stack output --json --show-secrets` wrote to `path`."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise OutputsError(
+            f"--outputs {path}: not found; write it with `pulumi stack output --json --show-secrets > {path}`"
+        ) from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise OutputsError(f"--outputs {path}: cannot be read ({error.__class__.__name__}); check the path") from None
+    try:
+        document = json.loads(text)
+    except ValueError as error:
+        raise OutputsError(
+            f"--outputs {path}: not JSON (line {getattr(error, 'lineno', '?')}); "
+            "write it with `pulumi stack output --json --show-secrets`"
+        ) from None
+    if not isinstance(document, dict):
+        raise OutputsError(f"--outputs {path}: must be a JSON object of outputs, not a {type(document).__name__}")
+    return document
+
+
+def read_stack(stack_name: str) -> dict[str, Any]:
+    """The outputs of a deployed stack, through the Automation API (needs the pulumi CLI)."""
+    try:
+        from infra.automation import AutomationError, read_stack_outputs
+    except ImportError as error:
+        raise OutputsError(
+            f"--stack {stack_name}: the Automation API helper (infra.automation) cannot be loaded "
+            f"({error.__class__.__name__}: {(str(error).splitlines() or [''])[0]}); pass --outputs FILE instead"
+        ) from None
+    try:
+        outputs = read_stack_outputs(stack_name)
+    except AutomationError as error:
+        first_line = (str(error).strip().splitlines() or [error.__class__.__name__])[0]
+        raise OutputsError(f"--stack {stack_name}: {first_line}") from None
+    if not isinstance(outputs, dict):
+        raise OutputsError(f"--stack {stack_name}: the Automation API returned no outputs; run `pulumi up` first")
+    return outputs
+
+
+def load_outputs(*, outputs_file: Path | None, stack: str | None, required: Iterable[str]) -> StackOutputs:
+    """Outputs from exactly one of --outputs FILE / --stack NAME."""
+    if outputs_file is not None and stack is not None:
+        raise OutputsError("pass either --outputs FILE or --stack NAME, not both")
+    if outputs_file is not None:
+        return parse_outputs(read_outputs_file(outputs_file), required=required, source=str(outputs_file))
+    if stack is not None:
+        return parse_outputs(read_stack(stack), required=required, source=f"stack {stack}")
+    raise OutputsError(
+        "this command needs the stack's outputs: pass --outputs FILE (from `pulumi stack output --json "
+        "--show-secrets`) or --stack NAME"
+    )

@@ -1,0 +1,492 @@
+"""Job spec: one Spark job as YAML, validated by a typed model before anything happens.
+
+A spec names the job, its application and arguments, the image tag, driver and executor
+sizes, dynamic-allocation bounds, extra Spark conf, and where the job reads and writes
+(`input`/`output` for the cluster, `local.input`/`local.output` for `--local`). Every
+problem becomes one line naming the field as the user wrote it (camelCase, dotted) and
+what is allowed, so nothing is uploaded or submitted from a bad spec.
+
+`spec_from_mapping` is pure; `load_spec` only adds reading the file.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+import string
+from pathlib import Path
+from typing import Annotated, Any, Iterable, Mapping, Sequence
+
+import yaml
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic.alias_generators import to_camel
+
+DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+IMAGE_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+MEMORY = re.compile(r"^([1-9][0-9]*)([kmgt])b?$", re.IGNORECASE)
+DURATION = re.compile(r"^[1-9][0-9]*(ms|s|m|min|h)$")
+CONF_KEY = re.compile(r"^spark\.[A-Za-z0-9_.\-/]+$")
+JAVA_CLASS = re.compile(r"^[A-Za-z_$][A-Za-z0-9_$]*(\.[A-Za-z_$][A-Za-z0-9_$]*)*$")
+# Spark's own default `spark.redaction.regex`; a `...File` key holds a path, not the secret.
+CREDENTIAL_KEY = re.compile(r"(?i)secret|password|token|access[.]key")
+# These name a Kubernetes Secret to mount or reference: the right way to hand a pod a secret.
+SECRET_REFERENCE_KEY = re.compile(r"^spark\.kubernetes\.(driver|executor)\.(secrets|secretKeyRef)\.")
+MIN_MEMORY_MIB = 512  # Spark refuses a JVM heap under 450 MiB
+_MIB = {"k": 1 / 1024, "m": 1, "g": 1024, "t": 1024 * 1024}
+
+INPUT_PLACEHOLDERS = ("bucket",)
+ARG_PLACEHOLDERS = ("input", "output", "bucket")
+APP_SCHEMES = ("s3a", "local")
+
+# Spark settings a spec field owns: setting them under `conf` would silently fight the field.
+FIELD_OWNED_CONF = {
+    "spark.app.name": "name",
+    "spark.master": "(the submitter: --master)",
+    "spark.submit.deployMode": "(the submitter: --deploy-mode)",
+    "spark.kubernetes.container.image": "image.tag",
+    "spark.driver.memory": "driver.memory",
+    "spark.kubernetes.driver.request.cores": "driver.cores",
+    "spark.kubernetes.driver.limit.cores": "driver.coresLimit",
+    "spark.executor.memory": "executor.memory",
+    "spark.executor.cores": "executor.cores",
+    "spark.kubernetes.executor.request.cores": "executor.cores",
+    "spark.kubernetes.executor.limit.cores": "executor.coresLimit",
+    "spark.dynamicAllocation.enabled": "(always on: executors scale with Spot capacity)",
+    "spark.dynamicAllocation.minExecutors": "dynamicAllocation.minExecutors",
+    "spark.dynamicAllocation.initialExecutors": "dynamicAllocation.initialExecutors",
+    "spark.dynamicAllocation.maxExecutors": "dynamicAllocation.maxExecutors",
+    "spark.dynamicAllocation.executorAllocationRatio": "dynamicAllocation.executorAllocationRatio",
+    "spark.dynamicAllocation.shuffleTracking.timeout": "dynamicAllocation.shuffleTrackingTimeout",
+}
+INSECURE_S3A_TLS = "spark.hadoop.fs.s3a.connection.ssl.enabled"
+
+
+class SpecError(ValueError):
+    """A spec that cannot be used. `problems` holds one line per bad field."""
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        self.problems = list(problems)
+        super().__init__("\n".join(self.problems))
+
+
+def _memory(value: Any) -> Any:
+    """Spark sizes: a whole number with a unit (8g, 512m); normalised to lower case without `b`."""
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        return value
+    text = str(value).strip()
+    match = MEMORY.match(text)
+    if not match:
+        raise ValueError(f"{value!r} is not a size; use a whole number with a unit, like 8g or 512m")
+    number, unit = int(match.group(1)), match.group(2).lower()
+    if number * _MIB[unit] < MIN_MEMORY_MIB:
+        raise ValueError(f"{value!r} is below Spark's minimum; use at least {MIN_MEMORY_MIB}m")
+    return f"{number}{unit}"
+
+
+def _duration(value: Any) -> Any:
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        return value
+    text = str(value).strip()
+    if not DURATION.match(text):
+        raise ValueError(f"{value!r} is not a finite duration; use a number with a unit, like 300s, 10min or 1h")
+    return text
+
+
+def _conf_value(value: Any) -> Any:
+    """Spark conf values are strings; YAML's scalars are accepted and written the way Spark reads them."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return str(value)
+    if isinstance(value, str):
+        return value
+    raise ValueError(f"must be one value (text, a number or true/false), not {type(value).__name__}")
+
+
+def _dns_label(value: Any) -> Any:
+    if isinstance(value, str) and not DNS_LABEL.match(value):
+        raise ValueError(
+            f"{value!r} is not a DNS-1123 label: use 1-63 lowercase letters, digits and '-', "
+            "starting and ending with a letter or digit (e.g. wordcount)"
+        )
+    return value
+
+
+def _image_tag(value: Any) -> Any:
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)  # `--set image.tag=20240101` arrives as a YAML number
+    if isinstance(value, str) and not IMAGE_TAG.match(value):
+        raise ValueError(
+            f"{value!r} is not an image tag: use up to 128 letters, digits, '_', '.' or '-', not starting with '.' or '-'"
+        )
+    return value
+
+
+Memory = Annotated[str, BeforeValidator(_memory)]
+Duration = Annotated[str, BeforeValidator(_duration)]
+ConfValue = Annotated[str, BeforeValidator(_conf_value)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, alias_generator=to_camel, populate_by_name=True)
+
+
+class Image(_Model):
+    # None: the commit of the work tree (jobs.tags.default_image_tag), resolved by the CLI.
+    tag: Annotated[str | None, BeforeValidator(_image_tag)] = None
+
+
+class Resources(_Model):
+    """A pod's size: Kubernetes CPU request (also Spark's task slots) and limit, JVM memory."""
+
+    cores: int = Field(default=2, ge=1, le=64, strict=True)
+    cores_limit: int = Field(default=4, ge=1, le=64, strict=True)
+    memory: Memory = "8g"
+
+
+class DynamicAllocation(_Model):
+    min_executors: int = Field(default=0, ge=0, le=1000, strict=True)
+    initial_executors: int | None = Field(default=None, ge=0, le=1000, strict=True)
+    max_executors: int = Field(default=100, ge=1, le=1000, strict=True)
+    executor_allocation_ratio: float = Field(default=0.33, gt=0, le=1)
+    # Finite, unlike Spark's default: an executor that once held shuffle data would
+    # otherwise pin its Spot node for the whole job.
+    shuffle_tracking_timeout: Duration = "300s"
+
+
+class LocalPaths(_Model):
+    """Where `--local` reads and writes instead of `input`/`output`."""
+
+    input: str | None = None
+    output: str | None = None
+
+
+class JobSpec(_Model):
+    name: Annotated[str, BeforeValidator(_dns_label)]
+    app: str = Field(min_length=1)
+    main_class: str | None = None
+    args: tuple[str, ...] = ("{input}", "{output}")
+    image: Image = Image()
+    driver: Resources = Resources()
+    executor: Resources = Resources()
+    dynamic_allocation: DynamicAllocation = DynamicAllocation()
+    conf: dict[str, ConfValue] = Field(default_factory=dict)
+    input: str | None = None
+    output: str | None = None
+    local: LocalPaths = LocalPaths()
+
+    def with_image_tag(self, tag: str) -> JobSpec:
+        return self.model_copy(update={"image": Image(tag=tag)})
+
+
+# --- reading YAML without losing anything -------------------------------------------
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """PyYAML keeps the last of two equal keys; a spec must not lose a value silently."""
+
+
+def _mapping_without_duplicates(loader: yaml.SafeLoader, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+    seen: set[Any] = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"key {key!r} appears twice", key_node.start_mark
+            )
+        seen.add(key)
+    return loader.construct_mapping(node, deep=deep)
+
+
+_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping_without_duplicates)
+
+
+def parse_yaml(text: str, source: str) -> dict[str, Any]:
+    try:
+        document = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        where = f" (line {mark.line + 1})" if mark else ""
+        raise SpecError([f"spec {source}: not valid YAML{where}: {error.problem or error}"]) from None
+    except yaml.YAMLError as error:
+        raise SpecError([f"spec {source}: not valid YAML: {error}"]) from None
+    if document is None:
+        raise SpecError([f"spec {source}: is empty; it needs at least name and app"])
+    if not isinstance(document, dict):
+        raise SpecError([f"spec {source}: must be a mapping of fields (name, app, ...), not a {type(document).__name__}"])
+    return document
+
+
+# --- --set and --conf ----------------------------------------------------------------
+
+
+def _split_assignment(flag: str, assignment: str) -> tuple[str, str]:
+    field, separator, value = assignment.partition("=")
+    if not separator or not field.strip():
+        raise SpecError([f"{flag} {assignment!r}: expected FIELD=VALUE, e.g. {flag} executor.memory=4g"])
+    return field.strip(), value
+
+
+def _set_value(flag: str, document: dict[str, Any], path: list[str], value: Any) -> None:
+    node = document
+    for depth, part in enumerate(path[:-1]):
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            parent = ".".join(path[: depth + 1])
+            raise SpecError([f"{flag} {'.'.join(path)}: {parent} is not a section, so it has no field {path[depth + 1]!r}"])
+        node = child
+    node[path[-1]] = value
+
+
+def apply_overrides(document: Mapping[str, Any], sets: Iterable[str], confs: Iterable[str]) -> tuple[dict[str, Any], set[str]]:
+    """A copy of the spec with `--set FIELD=VALUE` and `--conf KEY=VALUE` applied; also the fields set."""
+    updated = copy.deepcopy(dict(document))
+    explicitly_set: set[str] = set()
+    for assignment in sets:
+        field, raw_value = _split_assignment("--set", assignment)
+        try:
+            value = yaml.safe_load(raw_value) if raw_value.strip() else None
+        except yaml.YAMLError:
+            value = raw_value
+        # Spark conf keys contain dots themselves: everything after `conf.` is one key.
+        path = ["conf", field[len("conf."):]] if field.startswith("conf.") else field.split(".")
+        if any(not part for part in path):
+            raise SpecError([f"--set {field}: not a field name; use dotted names like executor.memory"])
+        _set_value("--set", updated, path, value)
+        explicitly_set.add(field)
+    for assignment in confs:
+        key, value = _split_assignment("--conf", assignment)
+        _set_value("--conf", updated, ["conf", key], value)
+    return updated, explicitly_set
+
+
+# --- validation ------------------------------------------------------------------------
+
+
+def _field_name(loc: Sequence[Any]) -> str:
+    name = ""
+    for part in loc:
+        name += f"[{part}]" if isinstance(part, int) else (f".{part}" if name else str(part))
+    return name
+
+
+def _model_at(loc: Sequence[Any]) -> type[BaseModel] | None:
+    """The model class that owns the field at `loc` (to list its allowed fields)."""
+    model: type[BaseModel] = JobSpec
+    for part in loc:
+        match = next((f for n, f in model.model_fields.items() if part in (n, f.alias)), None)
+        annotation = getattr(match, "annotation", None)
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            model = annotation
+        else:
+            return None
+    return model
+
+
+def _describe(error: Mapping[str, Any]) -> str:
+    kind, ctx, given = error["type"], error.get("ctx") or {}, error.get("input")
+    if kind == "missing":
+        return "is required"
+    if kind == "extra_forbidden":
+        owner = _model_at(error["loc"][:-1])
+        allowed = ", ".join(f.alias or n for n, f in owner.model_fields.items()) if owner else ""
+        return f"is not a field here; allowed: {allowed}"
+    if kind in ("int_type", "int_parsing", "int_from_float"):
+        return f"must be a whole number, not {given!r}"
+    if kind in ("float_type", "float_parsing"):
+        return f"must be a number, not {given!r}"
+    if kind == "greater_than_equal":
+        return f"must be at least {ctx['ge']:g}, not {given!r}"
+    if kind == "greater_than":
+        return f"must be more than {ctx['gt']:g}, not {given!r}"
+    if kind == "less_than_equal":
+        return f"must be at most {ctx['le']:g}, not {given!r}"
+    if kind in ("string_type",):
+        return f"must be text, not {given!r}"
+    if kind == "string_too_short":
+        return "must not be empty"
+    if kind in ("model_type", "model_attributes_type", "dict_type"):
+        return f"must be a mapping of fields, not {given!r}"
+    if kind in ("tuple_type", "list_type"):
+        return f"must be a list, not {given!r}"
+    if kind == "value_error":
+        return str(ctx.get("error", error["msg"]))
+    return f"{error['msg']} (got {given!r})"
+
+
+def _placeholders(text: str) -> list[str]:
+    return [name for _, name, _, _ in string.Formatter().parse(text) if name is not None]
+
+
+def _check_template(field: str, text: str, allowed: Sequence[str]) -> list[str]:
+    try:
+        names = _placeholders(text)
+    except ValueError:
+        return [f"{field}: {text!r} has an unmatched brace; placeholders look like {{bucket}}"]
+    unknown = [name for name in names if name not in allowed]
+    if unknown:
+        known = ", ".join("{" + name + "}" for name in allowed)
+        return [f"{field}: unknown placeholder {{{unknown[0]}}}; known: {known}"]
+    return []
+
+
+def _scheme(uri: str) -> str | None:
+    head, separator, _ = uri.partition("://")
+    return head.lower() if separator else None
+
+
+def _check_conf(spec: JobSpec) -> list[str]:
+    problems = []
+    for key, value in spec.conf.items():
+        field = f"conf.{key}"
+        if not CONF_KEY.match(key):
+            problems.append(f"{field}: not a Spark setting; keys start with 'spark.' (e.g. spark.sql.shuffle.partitions)")
+        elif key in FIELD_OWNED_CONF:
+            owner = FIELD_OWNED_CONF[key]
+            if owner.startswith("("):
+                problems.append(f"{field}: is set by the submitter {owner}; remove it")
+            else:
+                problems.append(f"{field}: is set by the spec field {owner}; set that instead (--set {owner}=...)")
+        elif key == INSECURE_S3A_TLS and value.strip().lower() == "false":
+            problems.append(f"{field}: false turns off TLS between Spark and S3; remove it")
+        elif CREDENTIAL_KEY.search(key) and not key.endswith("File") and not SECRET_REFERENCE_KEY.match(key):
+            problems.append(
+                f"{field}: carries a credential; a spec holds none (S3 access comes from IRSA or the node role)"
+            )
+    return problems
+
+
+def _check_app(spec: JobSpec, local: bool) -> list[str]:
+    scheme = _scheme(spec.app)
+    problems = []
+    if scheme == "s3":
+        problems.append(f"app: {spec.app!r} uses s3://; Spark's S3 connector reads s3a:// (same bucket and key)")
+    elif scheme is not None and scheme not in APP_SCHEMES:
+        problems.append(f"app: {spec.app!r}: use a local file, s3a://BUCKET/KEY or local:///PATH-IN-IMAGE")
+    elif local and scheme is not None:
+        problems.append(f"app: {spec.app!r} is not on this machine; with --local, app must be a local file")
+    suffix = spec.app.rsplit(".", 1)[-1].lower() if "." in spec.app.rsplit("/", 1)[-1] else ""
+    if suffix not in ("py", "jar"):
+        problems.append(f"app: {spec.app!r} must be a Python file (.py) or a jar (.jar)")
+    elif suffix == "jar" and not spec.main_class:
+        problems.append("mainClass: is required for a .jar app (e.g. org.example.WordCount)")
+    elif suffix == "py" and spec.main_class:
+        problems.append("mainClass: only applies to a .jar app; remove it")
+    if spec.main_class and not JAVA_CLASS.match(spec.main_class):
+        problems.append(f"mainClass: {spec.main_class!r} is not a Java class name (e.g. org.example.WordCount)")
+    return problems
+
+
+def _check_data_path(field: str, value: str, local: bool, origin: str) -> list[str]:
+    scheme = _scheme(value)
+    if local:
+        if scheme not in (None, "file") or "{bucket}" in value:
+            return [
+                f"{origin}: {value!r} needs the cluster; with --local give a local path "
+                f"(set local.{field} in the spec or --set {field}=PATH)"
+            ]
+        return []
+    if scheme == "s3":
+        return [f"{field}: {value!r} uses s3://; Spark's S3 connector reads s3a:// (same bucket and key)"]
+    if scheme is None or scheme == "file":
+        return [
+            f"{field}: {value!r} is a local path, which a cluster job cannot see; use s3a://BUCKET/PREFIX/ "
+            "({bucket} is the stack's bucket) or run with --local"
+        ]
+    if field == "output" and scheme != "s3a":
+        return [f"output: {value!r}: a cluster job writes to s3a://BUCKET/PREFIX/ ({{bucket}} is the stack's bucket)"]
+    return []
+
+
+def check_spec(spec: JobSpec, *, local: bool, folded: Iterable[str] = ()) -> list[str]:
+    """Cross-field and mode checks the model alone cannot express; one line per problem."""
+    problems: list[str] = []
+    for part in ("driver", "executor"):
+        resources: Resources = getattr(spec, part)
+        if resources.cores_limit < resources.cores:
+            problems.append(
+                f"{part}.coresLimit: {resources.cores_limit} is below {part}.cores ({resources.cores}); "
+                "the limit must be at least the request"
+            )
+    bounds = spec.dynamic_allocation
+    if bounds.min_executors > bounds.max_executors:
+        problems.append(
+            f"dynamicAllocation.minExecutors: {bounds.min_executors} is above maxExecutors ({bounds.max_executors})"
+        )
+    if bounds.initial_executors is not None and not bounds.min_executors <= bounds.initial_executors <= bounds.max_executors:
+        problems.append(
+            f"dynamicAllocation.initialExecutors: {bounds.initial_executors} must lie between minExecutors "
+            f"({bounds.min_executors}) and maxExecutors ({bounds.max_executors})"
+        )
+    problems += _check_conf(spec)
+    problems += _check_app(spec, local)
+
+    for index, arg in enumerate(spec.args):
+        problems += _check_template(f"args[{index}]", arg, ARG_PLACEHOLDERS)
+    used = {name for arg in spec.args for name in _safe_placeholders(arg)}
+    folded = set(folded)
+    for field in ("input", "output"):
+        value: str | None = getattr(spec, field)
+        origin = f"local.{field}" if field in folded else field
+        if value is None:
+            if field in used:
+                where = f"local.{field}" if local else field
+                problems.append(f"{where}: is required, because args use {{{field}}}")
+            continue
+        template_problems = _check_template(origin, value, INPUT_PLACEHOLDERS)
+        problems += template_problems or _check_data_path(field, value, local, origin)
+    for field in ("input", "output"):
+        value = getattr(spec.local, field)
+        if value is not None and field not in folded:
+            problems += _check_template(f"local.{field}", value, ())
+    return problems
+
+
+def _safe_placeholders(text: str) -> list[str]:
+    try:
+        return _placeholders(text)
+    except ValueError:
+        return []
+
+
+def spec_from_mapping(
+    document: Mapping[str, Any],
+    *,
+    source: str,
+    sets: Iterable[str] = (),
+    confs: Iterable[str] = (),
+    local: bool = False,
+) -> JobSpec:
+    """Validate a parsed spec (after --set/--conf; with `local`, local.* replaces input/output)."""
+    updated, explicitly_set = apply_overrides(document, sets, confs)
+    folded: set[str] = set()
+    local_paths = updated.get("local")
+    if local and isinstance(local_paths, dict):
+        for field in ("input", "output"):
+            # An explicit --set input=... wins over the spec's local.input.
+            if field not in explicitly_set and local_paths.get(field) is not None:
+                updated[field] = local_paths[field]
+                folded.add(field)
+    try:
+        spec = JobSpec.model_validate(updated)
+    except ValidationError as error:
+        raise SpecError(
+            [f"spec {source}: {_field_name(e['loc'])}: {_describe(e)}" for e in error.errors(include_url=False)]
+        ) from None
+    problems = check_spec(spec, local=local, folded=folded)
+    if problems:
+        raise SpecError([f"spec {source}: {problem}" for problem in problems])
+    return spec
+
+
+def load_spec(
+    path: Path, *, sets: Iterable[str] = (), confs: Iterable[str] = (), local: bool = False
+) -> JobSpec:
+    """Read and validate a spec file; every problem raises SpecError with one line per field."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SpecError([f"spec {path}: not found; pass the path of a job spec such as examples/wordcount.yaml"]) from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise SpecError([f"spec {path}: cannot be read ({error.__class__.__name__}: {error}); check the path"]) from None
+    return spec_from_mapping(parse_yaml(text, str(path)), source=str(path), sets=sets, confs=confs, local=local)

@@ -1,0 +1,143 @@
+"""Shared fixtures: moto's S3 server on 127.0.0.1, the Kubernetes API recorder, stack outputs.
+
+AWS here is moto's real server (started once per session on a free loopback port); boto3
+finds it through AWS_ENDPOINT_URL, as it would any endpoint, so product code has no test
+switch. The Kubernetes API is the loopback recorder in tests/k8s_recorder.py.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import pytest
+
+from tests.k8s_recorder import K8sRecorder, RunningRecorder
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+TEST_REGION = "us-west-2"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def moto_url() -> Iterator[str]:
+    """`moto_server -H 127.0.0.1 -p PORT` for the whole session."""
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                break
+        except OSError:
+            if server.poll() is not None or time.monotonic() > deadline:
+                server.kill()
+                raise RuntimeError("moto_server did not start")
+            time.sleep(0.1)
+    yield f"http://127.0.0.1:{port}"
+    server.terminate()
+    server.wait(timeout=10)
+
+
+def aws_test_environment(moto_url: str, scratch: Path) -> dict[str, str]:
+    """Fake credentials and moto's endpoint; no user profile or config file can leak in."""
+    return {
+        "AWS_ENDPOINT_URL": moto_url,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": TEST_REGION,
+        "AWS_CONFIG_FILE": str(scratch / "no-aws-config"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(scratch / "no-aws-credentials"),
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
+
+
+@pytest.fixture
+def aws_env(moto_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    for name, value in aws_test_environment(moto_url, tmp_path).items():
+        monkeypatch.setenv(name, value)
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    return moto_url
+
+
+def s3(moto_url: str) -> Any:
+    import boto3
+
+    return boto3.client(
+        "s3", region_name=TEST_REGION, endpoint_url=moto_url, aws_access_key_id="testing", aws_secret_access_key="testing"
+    )
+
+
+def new_bucket(moto_url: str) -> str:
+    name = f"spark-test-{uuid.uuid4().hex[:12]}"
+    s3(moto_url).create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": TEST_REGION})
+    return name
+
+
+@pytest.fixture
+def bucket(aws_env: str) -> str:
+    return new_bucket(aws_env)
+
+
+@pytest.fixture
+def recorder() -> Iterator[K8sRecorder]:
+    with RunningRecorder() as running:
+        yield running
+
+
+def kubeconfig_for(server: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": "test", "cluster": {"server": server}}],
+        "contexts": [{"name": "test", "context": {"cluster": "test", "user": "test", "namespace": "spark"}}],
+        "current-context": "test",
+        "users": [{"name": "test", "user": {"token": "kubeconfig-secret-token"}}],
+    }
+
+
+def stack_outputs(**overrides: Any) -> dict[str, Any]:
+    """The outputs as `pulumi stack output --json --show-secrets` prints them (kubeconfig as JSON text)."""
+    outputs: dict[str, Any] = {
+        "apiServerUrl": "https://0123456789ABCDEF.gr7.us-west-2.eks.amazonaws.com",
+        "kubeconfig": json.dumps(kubeconfig_for("https://0123456789ABCDEF.gr7.us-west-2.eks.amazonaws.com")),
+        "clusterName": "spark-dev",
+        "region": TEST_REGION,
+        "imageRepositoryUrl": "123456789012.dkr.ecr.us-west-2.amazonaws.com/spark-dev/spark",
+        "bucketName": "spark-dev-data",
+        "sparkNamespace": "spark",
+        "sparkServiceAccount": "spark",
+        "sparkRoleArn": "arn:aws:iam::123456789012:role/spark-dev-spark-s3",
+        "s3AccessVia": "irsa",
+        "nodeGroups": {"drivers": {"capacityType": "ON_DEMAND"}, "executors": {"capacityType": "SPOT"}},
+    }
+    outputs.update(overrides)
+    return outputs
+
+
+@pytest.fixture
+def write_outputs(tmp_path: Path) -> Callable[..., Path]:
+    """Write stack outputs (defaults plus overrides) to a file for --outputs."""
+
+    def write(**overrides: Any) -> Path:
+        path = tmp_path / f"outputs-{uuid.uuid4().hex[:6]}.json"
+        path.write_text(json.dumps(stack_outputs(**overrides)), encoding="utf-8")
+        return path
+
+    return write
