@@ -13,11 +13,12 @@ import platform
 import sys
 from pathlib import Path
 
-from bench import program
+from bench import cost_figures, diff_figure, program
 from bench.figures import Figure, render_table
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
-SUITES = (program,)
+# In the order of figures.
+SUITES = (cost_figures, program, diff_figure)
 
 
 def main(argv: list[str] | None = None) -> int:

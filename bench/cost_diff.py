@@ -15,7 +15,9 @@ import json
 import socket
 import statistics
 import time
-from typing import Any
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Iterator
 
 from cost.inputs import UNKNOWN, changes_from_preview
 from cost.render import render_json, render_markdown
@@ -100,36 +102,64 @@ def diff_once(text: str) -> tuple[float, int, int]:
     return time.perf_counter() - started, snapshot.lookups, len(report.resources)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.cost_diff", description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="one timed run instead of seven")
-    args = parser.parse_args(argv)
-    text = json.dumps(generate_preview())
-    runs = 1 if args.quick else 7
+@dataclass(frozen=True)
+class DiffMeasurement:
+    """One benchmark run: the median time of the timed diffs and what they touched."""
 
-    connections = 0
+    steps: int
+    runs: int
+    median_seconds: float
+    lookups: int
+    resources: int
+    connections: int
+
+
+@contextmanager
+def counting_connections() -> Iterator[list[int]]:
+    """Count every socket connection attempted inside the block (in a one-item list)."""
+    count = [0]
     original_connect = socket.socket.connect
 
     def counting_connect(self: socket.socket, address: Any) -> Any:
-        nonlocal connections
-        connections += 1
+        count[0] += 1
         return original_connect(self, address)
 
     socket.socket.connect = counting_connect  # type: ignore[method-assign, assignment]
     try:
-        if not args.quick:
-            diff_once(text)  # warm-up: imports and first-call costs are not the steady state
-        results = [diff_once(text) for _ in range(runs)]
+        yield count
     finally:
         socket.socket.connect = original_connect  # type: ignore[method-assign]
 
-    median = statistics.median(seconds for seconds, _, _ in results)
+
+def measure_diff(runs: int = 7, warm_up: bool = True, steps: int = STEPS) -> DiffMeasurement:
+    """Time `runs` full diffs of a generated `steps`-step preview, counting look-ups and connections."""
+    text = json.dumps(generate_preview(steps))
+    with counting_connections() as connections:
+        if warm_up:
+            diff_once(text)  # imports and first-call costs are not the steady state
+        results = [diff_once(text) for _ in range(runs)]
     _, lookups, resources = results[0]
-    print(f"cost diff of a {STEPS:,}-step preview ({resources:,} resources after folding replacements)")
-    print(f"  time: {median * 1000:.1f} ms (median of {runs}; parse + price + markdown + JSON)")
+    return DiffMeasurement(
+        steps=steps,
+        runs=runs,
+        median_seconds=statistics.median(seconds for seconds, _, _ in results),
+        lookups=lookups,
+        resources=resources,
+        connections=connections[0],
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.cost_diff", description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="one timed run instead of seven")
+    args = parser.parse_args(argv)
+    result = measure_diff(runs=1 if args.quick else 7, warm_up=not args.quick)
+    median = result.median_seconds
+    print(f"cost diff of a {result.steps:,}-step preview ({result.resources:,} resources after folding replacements)")
+    print(f"  time: {median * 1000:.1f} ms (median of {result.runs}; parse + price + markdown + JSON)")
     print(f"  ratio to the 1 s target: {median / TARGET_SECONDS:.3f} ({'ok' if median < TARGET_SECONDS else 'OVER TARGET'})")
-    print(f"  pricing look-ups: {lookups:,} (in-memory snapshot reads); network connections: {connections}")
-    return 0 if median < TARGET_SECONDS and connections == 0 else 1
+    print(f"  pricing look-ups: {result.lookups:,} (in-memory snapshot reads); network connections: {result.connections}")
+    return 0 if median < TARGET_SECONDS and result.connections == 0 else 1
 
 
 if __name__ == "__main__":
