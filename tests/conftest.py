@@ -115,11 +115,11 @@ def kubeconfig_for(server: str) -> dict[str, Any]:
 def stack_outputs(**overrides: Any) -> dict[str, Any]:
     """The outputs as `pulumi stack output --json --show-secrets` prints them (kubeconfig as JSON text)."""
     outputs: dict[str, Any] = {
-        "apiServerUrl": "https://0123456789ABCDEF.gr7.us-west-2.eks.amazonaws.com",
-        "kubeconfig": json.dumps(kubeconfig_for("https://0123456789ABCDEF.gr7.us-west-2.eks.amazonaws.com")),
+        "apiServerUrl": "https://eks-api.example.invalid",
+        "kubeconfig": json.dumps(kubeconfig_for("https://eks-api.example.invalid")),
         "clusterName": "spark-dev",
         "region": TEST_REGION,
-        "imageRepositoryUrl": "123456789012.dkr.ecr.us-west-2.amazonaws.com/spark-dev/spark",
+        "imageRepositoryUrl": "registry.example.invalid/spark-dev/spark",
         "bucketName": "spark-dev-data",
         "sparkNamespace": "spark",
         "sparkServiceAccount": "spark",

@@ -116,10 +116,14 @@ def test_driver_pod_is_complete_and_valid(submission: Submission) -> None:
     assert terms == [{"matchExpressions": [{"key": "eks.amazonaws.com/capacityType", "operator": "In", "values": ["ON_DEMAND"]}]}]
     assert pod["metadata"]["annotations"]["cluster-autoscaler.kubernetes.io/safe-to-evict"] == "false"
     assert spec["serviceAccountName"] == "spark"
+    # The templates' hardening survives spark-submit's merge.
+    assert spec["securityContext"]["runAsNonRoot"] is True
+    assert spec["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
     labels = pod["metadata"]["labels"]
     assert labels["spark-role"] == "driver" and labels["spark-eks-spot/job"] == "wordcount"
     container = spec["containers"][0]
-    assert container["image"] == "123456789012.dkr.ecr.us-west-2.amazonaws.com/spark-dev/spark:cluster-test"
+    assert container["securityContext"] == {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}
+    assert container["image"] == "registry.example.invalid/spark-dev/spark:cluster-test"
     assert container["resources"]["requests"]["cpu"] == "2"
     assert container["resources"]["limits"]["cpu"] == "4"
     # 8g heap plus Spark's 40% overhead for a Python driver.

@@ -63,8 +63,8 @@ def test_irsa_needs_the_role_arn() -> None:
     "override, expected",
     [
         ({"region": "Oregon"}, "stack output region in outputs.json is 'Oregon', not an AWS region such as us-west-2"),
-        ({"apiServerUrl": "ABC.eks.amazonaws.com"}, "stack output apiServerUrl in outputs.json is 'ABC.eks.amazonaws.com'; it must be the API server's https:// URL"),
-        ({"imageRepositoryUrl": "123.dkr.ecr.us-west-2.amazonaws.com/spark:latest"}, "stack output imageRepositoryUrl in outputs.json is '123.dkr.ecr.us-west-2.amazonaws.com/spark:latest'; it must be a repository (HOST/NAME) without a tag"),
+        ({"apiServerUrl": "eks-api.example.invalid"}, "stack output apiServerUrl in outputs.json is 'eks-api.example.invalid'; it must be the API server's https:// URL"),
+        ({"imageRepositoryUrl": "registry.example.invalid/spark:latest"}, "stack output imageRepositoryUrl in outputs.json is 'registry.example.invalid/spark:latest'; it must be a repository (HOST/NAME) without a tag"),
         ({"bucketName": "Bad_Bucket"}, "stack output bucketName in outputs.json is 'Bad_Bucket', not an S3 bucket name"),
         ({"sparkNamespace": "Spark NS"}, "stack output sparkNamespace in outputs.json is 'Spark NS', not a Kubernetes name"),
         ({"s3AccessVia": "keys"}, "stack output s3AccessVia in outputs.json is 'keys'; expected one of irsa, nodeRole"),
