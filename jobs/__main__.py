@@ -4,6 +4,11 @@
                           [--set FIELD=VALUE ...] [--conf KEY=VALUE ...] [--overwrite]
     python -m jobs submit SPEC.yaml --local [--dry-run [--json]] [--set ...] [--conf ...] [--overwrite]
     python -m jobs status NAME | logs NAME [--follow] | list | kill NAME   (--outputs FILE | --stack NAME)
+    python -m jobs image build [--tag T]
+    python -m jobs image push [--tag T] (--outputs FILE | --stack NAME)
+
+The image tag defaults to this checkout's commit (`-dirty` with uncommitted changes) for
+`image build`, `image push` and `submit` alike, so build → push → submit agree on it.
 
 Exit codes: 0 ok; 1 the job or a step failed; 2 bad input or a missing tool (one line).
 """
@@ -13,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import secrets
+import shlex
 import sys
 import time
 from datetime import datetime, timezone
@@ -31,6 +37,21 @@ from jobs.command import (
     local_argv,
     local_env,
     shell_command,
+)
+from jobs.image import (
+    LOCAL_REPOSITORY,
+    build_argv,
+    check_tag,
+    docker_login,
+    ecr_credentials,
+    local_image,
+    login_argv,
+    push_argv,
+    registry_host,
+    remote_image,
+    require_docker,
+    run_docker,
+    tag_argv,
 )
 from jobs.kube import KubeError, core_api, follow_submission, job_statuses, kill, latest_status, render_table
 from jobs.kube import status_line, write_logs
@@ -210,6 +231,52 @@ def cmd_kill(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+IMAGE_PUSH_KEYS = ("region", "imageRepositoryUrl")
+
+
+def _image_tag_of(args: argparse.Namespace) -> str:
+    return check_tag(args.tag) if args.tag is not None else default_image_tag(PROJECT_ROOT)
+
+
+def _docker_step(step: str, argv: list[str], hint: str = "") -> None:
+    _say(f"$ {shlex.join(argv)}")
+    run_docker(step, argv, hint=hint)
+
+
+def cmd_image_build(args: argparse.Namespace) -> int:
+    require_docker()
+    tag = _image_tag_of(args)
+    _docker_step(f"docker build of {local_image(tag)}", build_argv(PROJECT_ROOT, tag))
+    tag_flag = f" --tag {tag}" if args.tag is not None else ""
+    _say(f"built {local_image(tag)}; push it with: python -m jobs image push{tag_flag} --outputs FILE | --stack NAME")
+    return EXIT_OK
+
+
+def cmd_image_push(args: argparse.Namespace) -> int:
+    require_docker()
+    tag = _image_tag_of(args)
+    outputs = _outputs(args, IMAGE_PUSH_KEYS)
+    repository = outputs.image_repository_url
+    registry = registry_host(repository)
+    # The token first: missing AWS credentials stop the push before docker changes anything.
+    credentials = ecr_credentials(outputs.region)
+    tag_flag = f" --tag {tag}" if args.tag is not None else ""
+    _docker_step(
+        f"docker tag of {local_image(tag)}", tag_argv(repository, tag),
+        hint=f"is it built? python -m jobs image build{tag_flag}",
+    )
+    _say(f"$ {shlex.join(login_argv(registry, credentials.username))}   # the ECR password on stdin")
+    docker_login(registry, credentials)
+    if tag.endswith("-dirty"):
+        # The repository's tags are mutable: say so rather than replace an earlier push silently.
+        _say(f"note: {tag} marks uncommitted changes; a later push of another such tree replaces it")
+    _docker_step(f"docker push of {remote_image(repository, tag)}", push_argv(repository, tag))
+    submit_hint = f" --set image.tag={tag}" if args.tag is not None else ""
+    _say(f"pushed {remote_image(repository, tag)}; run a job on it with: "
+         f"python -m jobs submit SPEC.yaml{submit_hint} (same --outputs/--stack)")
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     stack = _Parser(add_help=False)
     where = stack.add_argument_group("stack outputs (one of)")
@@ -246,6 +313,20 @@ def build_parser() -> argparse.ArgumentParser:
     killing = commands.add_parser("kill", parents=[stack], help="delete a job's running driver (and so its executors)")
     killing.add_argument("name")
     killing.set_defaults(run=cmd_kill)
+
+    image = commands.add_parser("image", help="build the Spark image and push it to the stack's ECR repository")
+    image_commands = image.add_subparsers(
+        dest="image_command", metavar="{build,push}", required=True, parser_class=_Parser
+    )
+    tag_help = "image tag (default: this checkout's commit, plus -dirty with uncommitted changes)"
+    build = image_commands.add_parser("build", help=f"docker build image/Dockerfile as {LOCAL_REPOSITORY}:TAG")
+    build.add_argument("--tag", metavar="T", help=tag_help)
+    build.set_defaults(run=cmd_image_build)
+    push = image_commands.add_parser(
+        "push", parents=[stack], help="tag as imageRepositoryUrl:TAG, log in to ECR, push"
+    )
+    push.add_argument("--tag", metavar="T", help=tag_help)
+    push.set_defaults(run=cmd_image_push)
     return parser
 
 

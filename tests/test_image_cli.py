@@ -1,0 +1,370 @@
+"""`python -m jobs image build|push`: the docker commands it runs, the ECR login, the tag.
+
+docker is the recorder in tests/docker_recorder.py, first on PATH only inside each test;
+ECR is moto's server on 127.0.0.1 (it hands out a real-shaped authorization token).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import shutil
+import subprocess
+import sys
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import boto3
+import pytest
+
+from jobs.__main__ import main
+from jobs.image import PLATFORM, RegistryCredentials, decode_authorization
+from jobs.launch import LaunchError
+from jobs.tags import COMMIT_ABBREV, default_image_tag
+from tests import docker_recorder
+from tests.conftest import REPO_ROOT, TEST_REGION
+
+MISSING_DOCKER = "jobs: docker not found: install Docker (the CLI and a running engine) and put docker on PATH\n"
+
+
+@dataclass
+class Docker:
+    """The recorder on PATH: what each docker call received; `fail` makes a subcommand fail."""
+
+    log: Path
+    monkeypatch: pytest.MonkeyPatch
+
+    def calls(self) -> list[dict[str, Any]]:
+        return docker_recorder.calls(self.log)
+
+    def argvs(self) -> list[list[str]]:
+        return [call["argv"] for call in self.calls()]
+
+    def fail(self, command: str, code: int) -> None:
+        self.monkeypatch.setenv(docker_recorder.EXIT_VARIABLE, f"{command}={code}")
+
+
+@pytest.fixture
+def docker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Docker:
+    bin_dir = docker_recorder.install(tmp_path / "recorder-bin").parent
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}")
+    log = tmp_path / "docker-calls.jsonl"
+    monkeypatch.setenv(docker_recorder.LOG_VARIABLE, str(log))
+    monkeypatch.delenv(docker_recorder.EXIT_VARIABLE, raising=False)
+    return Docker(log, monkeypatch)
+
+
+def _ecr() -> Any:
+    return boto3.session.Session(region_name=TEST_REGION).client("ecr")
+
+
+@pytest.fixture
+def repository_url(aws_env: str) -> str:
+    """A repository in moto's ECR, as the stack's imageRepositoryUrl would name it."""
+    created = _ecr().create_repository(repositoryName=f"spark-test-{uuid.uuid4().hex[:8]}/spark")
+    return created["repository"]["repositoryUri"]
+
+
+@pytest.fixture
+def ecr_token(aws_env: str) -> dict[str, str]:
+    """What moto's ECR hands out, decoded here independently of the code under test."""
+    [data] = _ecr().get_authorization_token()["authorizationData"]
+    username, _, password = base64.b64decode(data["authorizationToken"]).decode().partition(":")
+    return {"token": data["authorizationToken"], "username": username, "password": password,
+            "proxyEndpoint": data["proxyEndpoint"]}
+
+
+def _only_error_line(err: str) -> str:
+    """The CLI's own complaint (docker's output may stand above it): exactly one line."""
+    ours = [line for line in err.splitlines() if line.startswith("jobs:")]
+    assert len(ours) == 1, err
+    assert err.splitlines()[-1] == ours[0]
+    return ours[0]
+
+
+# --- build ---------------------------------------------------------------------------------
+
+
+def test_build_runs_exactly_this_docker_build(docker: Docker, capfd: pytest.CaptureFixture[str]) -> None:
+    """One docker call: the Dockerfile in image/, the checkout as context, the local name and tag, amd64."""
+    assert main(["image", "build", "--tag", "v1.2"]) == 0
+    assert docker.argvs() == [[
+        "docker", "build", "--platform", "linux/amd64",
+        "-f", str(REPO_ROOT / "image" / "Dockerfile"),
+        "-t", "spark-eks-spot:v1.2",
+        str(REPO_ROOT),
+    ]]
+    assert docker.calls()[0]["stdin"] is None
+    out, err = capfd.readouterr()
+    assert out.splitlines()[-1] == (
+        "built spark-eks-spot:v1.2; push it with: python -m jobs image push --tag v1.2 --outputs FILE | --stack NAME"
+    )
+    assert err == ""
+
+
+def test_build_tag_defaults_to_the_checkout_tag_that_submit_uses(docker: Docker) -> None:
+    """Without --tag the image gets jobs.tags.default_image_tag of this checkout."""
+    assert main(["image", "build"]) == 0
+    [call] = docker.argvs()
+    assert call[call.index("-t") + 1] == f"spark-eks-spot:{default_image_tag(REPO_ROOT)}"
+
+
+def test_failing_build_exits_1_with_one_line(docker: Docker, capfd: pytest.CaptureFixture[str]) -> None:
+    docker.fail("build", 1)
+    assert main(["image", "build", "--tag", "v1"]) == 1
+    assert _only_error_line(capfd.readouterr().err) == (
+        "jobs: docker build of spark-eks-spot:v1 failed (docker exit code 1); docker's output is above"
+    )
+
+
+@pytest.mark.parametrize("tag", ["-v1", "v1:latest", "a" * 129, "v 1"])
+def test_bad_tag_is_one_line_before_docker_runs(docker: Docker, capfd: pytest.CaptureFixture[str], tag: str) -> None:
+    assert main(["image", "build", f"--tag={tag}"]) == 2
+    assert capfd.readouterr().err == (
+        f"jobs: --tag {tag!r} is not an image tag: use up to 128 letters, digits, '_', '.' or '-', "
+        "not starting with '.' or '-'\n"
+    )
+    assert docker.calls() == []
+
+
+@pytest.mark.parametrize("command", [["image", "build"], ["image", "push", "--outputs", "outputs.json"]])
+def test_missing_docker_is_one_line_exit_2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                           capfd: pytest.CaptureFixture[str], command: list[str]) -> None:
+    """No docker on PATH: one line, exit 2, before the tag, the outputs or AWS are looked at."""
+    empty = tmp_path / "empty-bin"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))
+    assert shutil.which("docker") is None
+    assert main(command) == 2
+    out, err = capfd.readouterr()
+    assert (out, err) == ("", MISSING_DOCKER)
+
+
+def test_platform_matches_the_node_groups_ami() -> None:
+    """The image is built for the CPU architecture the node groups' AMI runs."""
+    from infra.nodegroups import AMI_TYPE
+
+    architectures = {"x86_64": "linux/amd64", "ARM_64": "linux/arm64"}
+    [platform] = [value for arch, value in architectures.items() if arch in AMI_TYPE]
+    assert PLATFORM == platform
+
+
+# --- push ----------------------------------------------------------------------------------
+
+
+def test_push_tags_logs_in_and_pushes(docker: Docker, repository_url: str, ecr_token: dict[str, str],
+                                      write_outputs: Callable[..., Path], capfd: pytest.CaptureFixture[str]) -> None:
+    """Exactly tag → login → push; the login registry is the repository's host (the token's default registry)."""
+    outputs = write_outputs(imageRepositoryUrl=repository_url)
+    assert main(["image", "push", "--tag", "v1", "--outputs", str(outputs)]) == 0
+    registry = repository_url.split("/")[0]
+    assert registry == ecr_token["proxyEndpoint"].removeprefix("https://")
+    assert docker.argvs() == [
+        ["docker", "tag", "spark-eks-spot:v1", f"{repository_url}:v1"],
+        ["docker", "login", "--username", "AWS", "--password-stdin", registry],
+        ["docker", "push", f"{repository_url}:v1"],
+    ]
+    out, err = capfd.readouterr()
+    assert err == ""
+    assert out.splitlines()[-1] == (
+        f"pushed {repository_url}:v1; run a job on it with: python -m jobs submit SPEC.yaml --set image.tag=v1 "
+        "(same --outputs/--stack)"
+    )
+
+
+def test_password_only_on_logins_stdin(docker: Docker, repository_url: str, ecr_token: dict[str, str],
+                                       write_outputs: Callable[..., Path], capfd: pytest.CaptureFixture[str]) -> None:
+    """The ECR password (and the token that encodes it) reach docker login's stdin and nowhere else."""
+    outputs = write_outputs(imageRepositoryUrl=repository_url)
+    assert main(["image", "push", "--tag", "v1", "--outputs", str(outputs)]) == 0
+    out, err = capfd.readouterr()
+    calls = docker.calls()
+    assert [call["stdin"] for call in calls] == [None, ecr_token["password"], None]
+    for secret in (ecr_token["password"], ecr_token["token"]):
+        for call in calls:
+            assert not any(secret in argument for argument in call["argv"])
+            assert not any(secret in value for value in call["env"].values())
+        assert not any(secret in value for value in os.environ.values())
+        assert secret not in out and secret not in err
+    assert ecr_token["password"] not in repr(decode_authorization({"authorizationToken": ecr_token["token"]}))
+
+
+def test_failing_login_keeps_the_password_out_of_the_message(
+    docker: Docker, repository_url: str, ecr_token: dict[str, str],
+    write_outputs: Callable[..., Path], capfd: pytest.CaptureFixture[str],
+) -> None:
+    docker.fail("login", 1)
+    outputs = write_outputs(imageRepositoryUrl=repository_url)
+    assert main(["image", "push", "--tag", "v1", "--outputs", str(outputs)]) == 1
+    out, err = capfd.readouterr()
+    registry = repository_url.split("/")[0]
+    assert _only_error_line(err) == (
+        f"jobs: docker login to {registry} failed (docker exit code 1); docker's output is above"
+    )
+    assert ecr_token["password"] not in out + err
+    assert [argv[1] for argv in docker.argvs()] == ["tag", "login"]
+
+
+def test_failing_push_exits_1_with_one_line(docker: Docker, repository_url: str, write_outputs: Callable[..., Path],
+                                            capfd: pytest.CaptureFixture[str]) -> None:
+    docker.fail("push", 1)
+    outputs = write_outputs(imageRepositoryUrl=repository_url)
+    assert main(["image", "push", "--tag", "v1", "--outputs", str(outputs)]) == 1
+    assert _only_error_line(capfd.readouterr().err) == (
+        f"jobs: docker push of {repository_url}:v1 failed (docker exit code 1); docker's output is above"
+    )
+    assert [argv[1] for argv in docker.argvs()] == ["tag", "login", "push"]
+
+
+def test_missing_local_image_says_build_it(docker: Docker, repository_url: str, write_outputs: Callable[..., Path],
+                                           capfd: pytest.CaptureFixture[str]) -> None:
+    """docker tag fails when nothing was built: the line says how to build, and nothing is logged in or pushed."""
+    docker.fail("tag", 1)
+    outputs = write_outputs(imageRepositoryUrl=repository_url)
+    assert main(["image", "push", "--tag", "v1", "--outputs", str(outputs)]) == 1
+    assert _only_error_line(capfd.readouterr().err) == (
+        "jobs: docker tag of spark-eks-spot:v1 failed (docker exit code 1); docker's output is above; "
+        "is it built? python -m jobs image build --tag v1"
+    )
+    assert [argv[1] for argv in docker.argvs()] == ["tag"]
+
+
+def test_push_without_outputs_is_one_line(docker: Docker, capfd: pytest.CaptureFixture[str]) -> None:
+    assert main(["image", "push", "--tag", "v1"]) == 2
+    assert capfd.readouterr().err == (
+        "jobs: this command needs the stack's outputs: pass --outputs FILE (from `pulumi stack output --json "
+        "--show-secrets`) or --stack NAME\n"
+    )
+    assert docker.calls() == []
+
+
+@pytest.mark.parametrize(("overrides", "line"), [
+    ({"imageRepositoryUrl": ""}, "stack output imageRepositoryUrl is empty in {path}; "),
+    ({"imageRepositoryUrl": "registry.example.invalid/spark:v1"},
+     "stack output imageRepositoryUrl in {path} is 'registry.example.invalid/spark:v1'; "
+     "it must be a repository (HOST/NAME) without a tag"),
+    ({"region": "Oregon"}, "stack output region in {path} is 'Oregon', not an AWS region such as us-west-2"),
+])
+def test_unusable_outputs_are_one_line_before_docker_runs(
+    docker: Docker, write_outputs: Callable[..., Path], capfd: pytest.CaptureFixture[str],
+    overrides: dict[str, str], line: str,
+) -> None:
+    outputs = write_outputs(**overrides)
+    assert main(["image", "push", "--tag", "v1", "--outputs", str(outputs)]) == 2
+    err = capfd.readouterr().err
+    assert err.startswith("jobs: " + line.format(path=outputs)) and err.count("\n") == 1
+    assert docker.calls() == []
+
+
+def test_no_aws_credentials_stop_before_docker(docker: Docker, repository_url: str,
+                                               write_outputs: Callable[..., Path], monkeypatch: pytest.MonkeyPatch,
+                                               capfd: pytest.CaptureFixture[str]) -> None:
+    outputs = write_outputs(imageRepositoryUrl=repository_url)
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    assert main(["image", "push", "--tag", "v1", "--outputs", str(outputs)]) == 2
+    assert capfd.readouterr().err == (
+        f"jobs: ECR login token (region {TEST_REGION}): no AWS credentials; "
+        "configure them (aws configure, AWS_PROFILE or SSO login)\n"
+    )
+    assert docker.calls() == []
+
+
+def test_unreachable_ecr_exits_1_before_docker(docker: Docker, write_outputs: Callable[..., Path], aws_env: str,
+                                              monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]) -> None:
+    from tests.conftest import free_port
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{free_port()}")
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    outputs = write_outputs()
+    assert main(["image", "push", "--tag", "v1", "--outputs", str(outputs)]) == 1
+    line = _only_error_line(capfd.readouterr().err)
+    assert line.startswith(f"jobs: ECR login token (region {TEST_REGION}): EndpointConnectionError: ")
+    assert docker.calls() == []
+
+
+# --- the token -----------------------------------------------------------------------------
+
+
+def test_token_decodes_to_user_and_password() -> None:
+    token = base64.b64encode(b"AWS:pa:ss").decode()
+    credentials = decode_authorization({"authorizationToken": token})
+    assert credentials == RegistryCredentials("AWS", "pa:ss")
+    assert "pa:ss" not in repr(credentials)
+
+
+@pytest.mark.parametrize("token", ["not base64!", base64.b64encode(b"no-separator").decode(),
+                                   base64.b64encode(b":password-only").decode(), ""])
+def test_malformed_token_is_one_line_without_the_token(token: str) -> None:
+    with pytest.raises(LaunchError) as raised:
+        decode_authorization({"authorizationToken": token})
+    assert raised.value.exit_code == 1
+    assert str(raised.value) == "ECR returned an authorization token that is not base64 of user:password; try again"
+
+
+# --- build → push → submit from a temporary checkout -------------------------------------
+
+
+def _git(repo: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@example.invalid", *args],
+        capture_output=True, text=True, check=True,
+    ).stdout.strip()
+
+
+@pytest.fixture
+def checkout(tmp_path: Path) -> Path:
+    """A git repository holding a copy of the jobs CLI, the Dockerfile, pod templates and a spec."""
+    repo = tmp_path / "checkout"
+    ignore = shutil.ignore_patterns("__pycache__")
+    for directory in ("jobs", "image", "pod_templates"):
+        shutil.copytree(REPO_ROOT / directory, repo / directory, ignore=ignore)
+    (repo / "examples").mkdir()
+    for name in (".gitignore", ".dockerignore", "examples/wordcount.yaml"):
+        shutil.copy(REPO_ROOT / name, repo / name)
+    _git(repo, "init", "-q")
+    _git(repo, "add", ".")
+    _git(repo, "commit", "-qm", "copy")
+    return repo
+
+
+def _jobs(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`python -m jobs ...` run from `repo`, so the copy's own code and git state are used."""
+    return subprocess.run([sys.executable, "-m", "jobs", *args], cwd=repo, capture_output=True, text=True,
+                          check=False, timeout=120)
+
+
+def test_build_push_submit_agree_on_the_tag_and_mark_a_dirty_tree(
+    checkout: Path, docker: Docker, repository_url: str, write_outputs: Callable[..., Path],
+) -> None:
+    """Clean tree → the short commit; an edited app → `<commit>-dirty` for build, push and submit alike."""
+    commit = _git(checkout, "rev-parse", "HEAD")[:COMMIT_ABBREV]
+    built = _jobs(checkout, "image", "build")
+    assert built.returncode == 0, built.stderr
+    assert docker.argvs()[-1][-3:] == ["-t", f"spark-eks-spot:{commit}", str(checkout.resolve())]
+
+    with open(checkout / "jobs" / "apps" / "wordcount.py", "a", encoding="utf-8") as app:
+        app.write("# an uncommitted change\n")
+    dirty = f"{commit}-dirty"
+    built = _jobs(checkout, "image", "build")
+    assert built.returncode == 0, built.stderr
+    assert docker.argvs()[-1][-3:] == ["-t", f"spark-eks-spot:{dirty}", str(checkout.resolve())]
+    assert f"built spark-eks-spot:{dirty}; push it with: python -m jobs image push --outputs FILE" in built.stdout
+
+    outputs = write_outputs(imageRepositoryUrl=repository_url)
+    pushed = _jobs(checkout, "image", "push", "--outputs", str(outputs))
+    assert pushed.returncode == 0, pushed.stderr
+    assert [argv[1:] for argv in docker.argvs()[-3:]] == [
+        ["tag", f"spark-eks-spot:{dirty}", f"{repository_url}:{dirty}"],
+        ["login", "--username", "AWS", "--password-stdin", repository_url.split("/")[0]],
+        ["push", f"{repository_url}:{dirty}"],
+    ]
+    assert f"note: {dirty} marks uncommitted changes" in pushed.stdout
+
+    submitted = _jobs(checkout, "submit", "examples/wordcount.yaml", "--outputs", str(outputs), "--dry-run", "--json")
+    assert submitted.returncode == 0, submitted.stderr
+    argv = json.loads(submitted.stdout)["argv"]
+    assert f"spark.kubernetes.container.image={repository_url}:{dirty}" in argv
