@@ -8,6 +8,7 @@ switch. The Kubernetes API is the loopback recorder in tests/k8s_recorder.py.
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -18,6 +19,7 @@ from typing import Any, Callable, Iterator
 
 import pytest
 
+from tests import pulumi_recorder
 from tests.k8s_recorder import K8sRecorder, RunningRecorder
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -141,3 +143,11 @@ def write_outputs(tmp_path: Path) -> Callable[..., Path]:
         return path
 
     return write
+
+
+@pytest.fixture
+def pulumi_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """A recorder standing in for the `pulumi` CLI, first on PATH (tests/pulumi_recorder.py)."""
+    recorder = pulumi_recorder.Recorder(tmp_path)
+    monkeypatch.setenv("PATH", f"{recorder.bin_dir}{os.pathsep}{os.environ.get('PATH', '')}")
+    return recorder

@@ -2,13 +2,12 @@
 confirmation on stdin, and the preview/outputs files.
 
 `main()` takes stdin/stdout/stderr streams; the Automation API SDK runs a recorder standing in
-for the `pulumi` CLI (tests/fixtures/automation/pulumi_recorder.py) found on PATH, so the
+for the `pulumi` CLI (tests/pulumi_recorder.py) found on PATH, so the
 recorder's log shows exactly what ran, and what did not.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import json
 import os
@@ -20,14 +19,11 @@ from typing import Any
 
 import pytest
 
+from tests import pulumi_recorder as recorder_module
 from infra import automation
 from infra.deploy import main
 
 FIXTURES = Path(__file__).parent / "fixtures" / "automation"
-_spec = importlib.util.spec_from_file_location("pulumi_recorder", FIXTURES / "pulumi_recorder.py")
-assert _spec and _spec.loader
-recorder_module = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(recorder_module)
 
 KUBECONFIG = '{"apiVersion": "v1", "kind": "Config", "users": [{"name": "aws", "token": "k8s-aws-v1.c2VjcmV0"}]}'
 OUTPUTS = {"clusterName": "spark-dev", "kubeconfig": KUBECONFIG, "region": "us-west-2"}

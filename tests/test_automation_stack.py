@@ -1,16 +1,14 @@
 """infra.automation's stack functions against the real Automation API SDK.
 
 The SDK drives the `pulumi` CLI, which cannot be installed here; a recorder on PATH
-(tests/fixtures/automation/pulumi_recorder.py) stands in for it: it logs what the SDK ran and
+(tests/pulumi_recorder.py) stands in for it: it logs what the SDK ran and
 answers from a scenario, streaming recorded engine events over the SDK's own gRPC event
 service on 127.0.0.1. No AWS, no network beyond loopback.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -19,21 +17,11 @@ import pytest
 from infra import automation
 
 FIXTURES = Path(__file__).parent / "fixtures" / "automation"
-_spec = importlib.util.spec_from_file_location("pulumi_recorder", FIXTURES / "pulumi_recorder.py")
-assert _spec and _spec.loader
-recorder_module = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(recorder_module)
 
 KUBECONFIG = '{"apiVersion": "v1", "kind": "Config", "users": [{"name": "aws"}]}'
 OUTPUTS = {"clusterName": "spark-dev", "kubeconfig": KUBECONFIG, "region": "us-west-2"}
 CONFIG = {"aws:region": {"value": "us-west-2", "secret": False}}
 
-
-@pytest.fixture
-def pulumi_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
-    recorder = recorder_module.Recorder(tmp_path)
-    monkeypatch.setenv("PATH", f"{recorder.bin_dir}{os.pathsep}{os.environ.get('PATH', '')}")
-    return recorder
 
 
 @pytest.fixture

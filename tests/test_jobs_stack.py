@@ -1,37 +1,20 @@
 """`python -m jobs ... --stack NAME`: outputs through infra.automation and the Automation API SDK.
 
-The SDK drives the `pulumi` CLI, which cannot be installed here; the recorder from the
-automation tests stands in for it on PATH and answers `stack output --show-secrets`.
+The SDK drives the `pulumi` CLI, which cannot be installed here; the recorder in
+tests/pulumi_recorder.py stands in for it on PATH and answers `stack output --show-secrets`.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import os
 from pathlib import Path
 from typing import Any
 
-import pytest
 
 from jobs.__main__ import main
 from tests.conftest import stack_outputs
 
-_spec = importlib.util.spec_from_file_location(
-    "pulumi_recorder", Path(__file__).parent / "fixtures" / "automation" / "pulumi_recorder.py"
-)
-assert _spec and _spec.loader
-pulumi_recorder = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(pulumi_recorder)
-
 SPEC = Path(__file__).resolve().parent.parent / "examples" / "wordcount.yaml"
-
-
-@pytest.fixture
-def pulumi_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
-    recorder = pulumi_recorder.Recorder(tmp_path)
-    monkeypatch.setenv("PATH", f"{recorder.bin_dir}{os.pathsep}{os.environ.get('PATH', '')}")
-    return recorder
 
 
 def test_submit_dry_run_reads_the_stack_through_the_automation_api(pulumi_cli: Any, capsys) -> None:
