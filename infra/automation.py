@@ -487,6 +487,16 @@ class OperationReport:
         }
 
 
+def _engine_run(
+    stack_name: str, step: str, operation: Callable[..., Any], diff: bool, on_output: Line | None, on_error: Line | None
+) -> tuple[EventLog, Any]:
+    """Run one engine operation with output streamed and events collected; failures name the step."""
+    log = EventLog()
+    with _step(stack_name, step, log):
+        result = operation(diff=diff or None, on_output=on_output, on_error=on_error, on_event=log)
+    return log, result
+
+
 def preview(
     stack_name: str,
     *,
@@ -502,9 +512,7 @@ def preview(
     stack = open_stack(stack_name, create=create, work_dir=work_dir)
     if check:
         check_config(stack)
-    log = EventLog()
-    with _step(stack_name, "preview", log):
-        stack.preview(diff=diff or None, on_output=on_output, on_error=on_error, on_event=log)
+    log, _ = _engine_run(stack_name, "preview", stack.preview, diff, on_output, on_error)
     events = log.events
     return PreviewReport(stack_name, preview_document(events, show_replacement_steps=show_replacement_steps), tuple(events))
 
@@ -519,9 +527,7 @@ def preview_destroy(
 ) -> PreviewReport:
     """Preview a destroy (what would be deleted), streaming the engine's output."""
     stack = open_stack(stack_name, work_dir=work_dir)
-    log = EventLog()
-    with _step(stack_name, "preview destroy", log):
-        stack.preview_destroy(diff=diff or None, on_output=on_output, on_error=on_error, on_event=log)
+    log, _ = _engine_run(stack_name, "preview destroy", stack.preview_destroy, diff, on_output, on_error)
     events = log.events
     return PreviewReport(stack_name, preview_document(events), tuple(events))
 
@@ -546,9 +552,7 @@ def up(
     stack = open_stack(stack_name, create=create, work_dir=work_dir)
     if check:
         check_config(stack)
-    log = EventLog()
-    with _step(stack_name, "up", log):
-        result = stack.up(diff=diff or None, on_output=on_output, on_error=on_error, on_event=log)
+    _, result = _engine_run(stack_name, "up", stack.up, diff, on_output, on_error)
     return _report(stack_name, "up", result.summary)
 
 
@@ -562,9 +566,7 @@ def destroy(
 ) -> OperationReport:
     """Delete every resource of the stack (the stack itself stays), streaming the engine's output."""
     stack = open_stack(stack_name, work_dir=work_dir)
-    log = EventLog()
-    with _step(stack_name, "destroy", log):
-        result = stack.destroy(diff=diff or None, on_output=on_output, on_error=on_error, on_event=log)
+    _, result = _engine_run(stack_name, "destroy", stack.destroy, diff, on_output, on_error)
     return _report(stack_name, "destroy", result.summary)
 
 
@@ -578,9 +580,7 @@ def refresh(
 ) -> OperationReport:
     """Bring the stack's state in line with what exists in the cloud, streaming the engine's output."""
     stack = open_stack(stack_name, work_dir=work_dir)
-    log = EventLog()
-    with _step(stack_name, "refresh", log):
-        result = stack.refresh(diff=diff or None, on_output=on_output, on_error=on_error, on_event=log)
+    _, result = _engine_run(stack_name, "refresh", stack.refresh, diff, on_output, on_error)
     return _report(stack_name, "refresh", result.summary)
 
 
