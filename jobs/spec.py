@@ -21,6 +21,8 @@ import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
+from jobs.shown import plain, shown
+
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 IMAGE_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 MEMORY = re.compile(r"^([1-9][0-9]*)([kmgt])b?$", re.IGNORECASE)
@@ -76,10 +78,10 @@ def _memory(value: Any) -> Any:
     text = str(value).strip()
     match = MEMORY.match(text)
     if not match:
-        raise ValueError(f"{value!r} is not a size; use a whole number with a unit, like 8g or 512m")
+        raise ValueError(f"{shown(value)} is not a size; use a whole number with a unit, like 8g or 512m")
     number, unit = int(match.group(1)), match.group(2).lower()
     if number * _MIB[unit] < MIN_MEMORY_MIB:
-        raise ValueError(f"{value!r} is below Spark's minimum; use at least {MIN_MEMORY_MIB}m")
+        raise ValueError(f"{shown(value)} is below Spark's minimum; use at least {MIN_MEMORY_MIB}m")
     return f"{number}{unit}"
 
 
@@ -88,7 +90,7 @@ def _duration(value: Any) -> Any:
         return value
     text = str(value).strip()
     if not DURATION.match(text):
-        raise ValueError(f"{value!r} is not a finite duration; use a number with a unit, like 300s, 10min or 1h")
+        raise ValueError(f"{shown(value)} is not a finite duration; use a number with a unit, like 300s, 10min or 1h")
     return text
 
 
@@ -106,7 +108,7 @@ def _conf_value(value: Any) -> Any:
 def _dns_label(value: Any) -> Any:
     if isinstance(value, str) and not DNS_LABEL.match(value):
         raise ValueError(
-            f"{value!r} is not a DNS-1123 label: use 1-63 lowercase letters, digits and '-', "
+            f"{shown(value)} is not a DNS-1123 label: use 1-63 lowercase letters, digits and '-', "
             "starting and ending with a letter or digit (e.g. wordcount)"
         )
     return value
@@ -117,7 +119,7 @@ def _image_tag(value: Any) -> Any:
         value = str(value)  # `--set image.tag=20240101` arrives as a YAML number
     if isinstance(value, str) and not IMAGE_TAG.match(value):
         raise ValueError(
-            f"{value!r} is not an image tag: use up to 128 letters, digits, '_', '.' or '-', not starting with '.' or '-'"
+            f"{shown(value)} is not an image tag: use up to 128 letters, digits, '_', '.' or '-', not starting with '.' or '-'"
         )
     return value
 
@@ -192,7 +194,7 @@ def _mapping_without_duplicates(loader: yaml.SafeLoader, node: yaml.MappingNode,
         key = loader.construct_object(key_node, deep=deep)
         if key in seen:
             raise yaml.constructor.ConstructorError(
-                None, None, f"key {key!r} appears twice", key_node.start_mark
+                None, None, f"key {shown(key)} appears twice", key_node.start_mark
             )
         seen.add(key)
     return loader.construct_mapping(node, deep=deep)
@@ -202,14 +204,16 @@ _StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _m
 
 
 def parse_yaml(text: str, source: str) -> dict[str, Any]:
+    source = plain(source, limit=None)
     try:
         document = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         where = f" (line {mark.line + 1})" if mark else ""
-        raise SpecError([f"spec {source}: not valid YAML{where}: {error.problem or error}"]) from None
+        problem = plain(str(error.problem or error), limit=None)
+        raise SpecError([f"spec {source}: not valid YAML{where}: {problem}"]) from None
     except yaml.YAMLError as error:
-        raise SpecError([f"spec {source}: not valid YAML: {error}"]) from None
+        raise SpecError([f"spec {source}: not valid YAML: {plain(str(error), limit=None)}"]) from None
     if document is None:
         raise SpecError([f"spec {source}: is empty; it needs at least name and app"])
     if not isinstance(document, dict):
@@ -223,7 +227,7 @@ def parse_yaml(text: str, source: str) -> dict[str, Any]:
 def _split_assignment(flag: str, assignment: str) -> tuple[str, str]:
     field, separator, value = assignment.partition("=")
     if not separator or not field.strip():
-        raise SpecError([f"{flag} {assignment!r}: expected FIELD=VALUE, e.g. {flag} executor.memory=4g"])
+        raise SpecError([f"{flag} {shown(assignment)}: expected FIELD=VALUE, e.g. {flag} executor.memory=4g"])
     return field.strip(), value
 
 
@@ -233,7 +237,9 @@ def _set_value(flag: str, document: dict[str, Any], path: list[str], value: Any)
         child = node.setdefault(part, {})
         if not isinstance(child, dict):
             parent = ".".join(path[: depth + 1])
-            raise SpecError([f"{flag} {'.'.join(path)}: {parent} is not a section, so it has no field {path[depth + 1]!r}"])
+            raise SpecError([
+                f"{flag} {plain('.'.join(path))}: {plain(parent)} is not a section, so it has no field {shown(path[depth + 1])}"
+            ])
         node = child
     node[path[-1]] = value
 
@@ -251,7 +257,7 @@ def apply_overrides(document: Mapping[str, Any], sets: Iterable[str], confs: Ite
         # Spark conf keys contain dots themselves: everything after `conf.` is one key.
         path = ["conf", field[len("conf."):]] if field.startswith("conf.") else field.split(".")
         if any(not part for part in path):
-            raise SpecError([f"--set {field}: not a field name; use dotted names like executor.memory"])
+            raise SpecError([f"--set {plain(field)}: not a field name; use dotted names like executor.memory"])
         _set_value("--set", updated, path, value)
         explicitly_set.add(field)
     for assignment in confs:
@@ -264,9 +270,14 @@ def apply_overrides(document: Mapping[str, Any], sets: Iterable[str], confs: Ite
 
 
 def _field_name(loc: Sequence[Any]) -> str:
+    """`executor.memory`, `args[1]`; a key the user wrote is shown escaped when it is not one plain line."""
     name = ""
     for part in loc:
-        name += f"[{part}]" if isinstance(part, int) else (f".{part}" if name else str(part))
+        if isinstance(part, int):
+            name += f"[{part}]"
+        else:
+            text = plain(part) if isinstance(part, str) else shown(part)
+            name += f".{text}" if name else text
     return name
 
 
@@ -292,26 +303,26 @@ def _describe(error: Mapping[str, Any]) -> str:
         allowed = ", ".join(f.alias or n for n, f in owner.model_fields.items()) if owner else ""
         return f"is not a field here; allowed: {allowed}"
     if kind in ("int_type", "int_parsing", "int_from_float"):
-        return f"must be a whole number, not {given!r}"
+        return f"must be a whole number, not {shown(given)}"
     if kind in ("float_type", "float_parsing"):
-        return f"must be a number, not {given!r}"
+        return f"must be a number, not {shown(given)}"
     if kind == "greater_than_equal":
-        return f"must be at least {ctx['ge']:g}, not {given!r}"
+        return f"must be at least {ctx['ge']:g}, not {shown(given)}"
     if kind == "greater_than":
-        return f"must be more than {ctx['gt']:g}, not {given!r}"
+        return f"must be more than {ctx['gt']:g}, not {shown(given)}"
     if kind == "less_than_equal":
-        return f"must be at most {ctx['le']:g}, not {given!r}"
+        return f"must be at most {ctx['le']:g}, not {shown(given)}"
     if kind in ("string_type",):
-        return f"must be text, not {given!r}"
+        return f"must be text, not {shown(given)}"
     if kind == "string_too_short":
         return "must not be empty"
     if kind in ("model_type", "model_attributes_type", "dict_type"):
-        return f"must be a mapping of fields, not {given!r}"
+        return f"must be a mapping of fields, not {shown(given)}"
     if kind in ("tuple_type", "list_type"):
-        return f"must be a list, not {given!r}"
+        return f"must be a list, not {shown(given)}"
     if kind == "value_error":
         return str(ctx.get("error", error["msg"]))
-    return f"{error['msg']} (got {given!r})"
+    return f"{plain(error['msg'], limit=None)} (got {shown(given)})"
 
 
 def _placeholders(text: str) -> list[str]:
@@ -322,11 +333,11 @@ def _check_template(field: str, text: str, allowed: Sequence[str]) -> list[str]:
     try:
         names = _placeholders(text)
     except ValueError:
-        return [f"{field}: {text!r} has an unmatched brace; placeholders look like {{bucket}}"]
+        return [f"{field}: {shown(text)} has an unmatched brace; placeholders look like {{bucket}}"]
     unknown = [name for name in names if name not in allowed]
     if unknown:
         known = ", ".join("{" + name + "}" for name in allowed)
-        return [f"{field}: unknown placeholder {{{unknown[0]}}}; known: {known}"]
+        return [f"{field}: unknown placeholder {{{plain(unknown[0])}}}; known: {known}"]
     return []
 
 
@@ -338,7 +349,7 @@ def _scheme(uri: str) -> str | None:
 def _check_conf(spec: JobSpec) -> list[str]:
     problems = []
     for key, value in spec.conf.items():
-        field = f"conf.{key}"
+        field = f"conf.{plain(key)}"
         if not CONF_KEY.match(key):
             problems.append(f"{field}: not a Spark setting; keys start with 'spark.' (e.g. spark.sql.shuffle.partitions)")
         elif key in FIELD_OWNED_CONF:
@@ -360,20 +371,20 @@ def _check_app(spec: JobSpec, local: bool) -> list[str]:
     scheme = _scheme(spec.app)
     problems = []
     if scheme == "s3":
-        problems.append(f"app: {spec.app!r} uses s3://; Spark's S3 connector reads s3a:// (same bucket and key)")
+        problems.append(f"app: {shown(spec.app)} uses s3://; Spark's S3 connector reads s3a:// (same bucket and key)")
     elif scheme is not None and scheme not in APP_SCHEMES:
-        problems.append(f"app: {spec.app!r}: use a local file, s3a://BUCKET/KEY or local:///PATH-IN-IMAGE")
+        problems.append(f"app: {shown(spec.app)}: use a local file, s3a://BUCKET/KEY or local:///PATH-IN-IMAGE")
     elif local and scheme is not None:
-        problems.append(f"app: {spec.app!r} is not on this machine; with --local, app must be a local file")
+        problems.append(f"app: {shown(spec.app)} is not on this machine; with --local, app must be a local file")
     suffix = spec.app.rsplit(".", 1)[-1].lower() if "." in spec.app.rsplit("/", 1)[-1] else ""
     if suffix not in ("py", "jar"):
-        problems.append(f"app: {spec.app!r} must be a Python file (.py) or a jar (.jar)")
+        problems.append(f"app: {shown(spec.app)} must be a Python file (.py) or a jar (.jar)")
     elif suffix == "jar" and not spec.main_class:
         problems.append("mainClass: is required for a .jar app (e.g. org.example.WordCount)")
     elif suffix == "py" and spec.main_class:
         problems.append("mainClass: only applies to a .jar app; remove it")
     if spec.main_class and not JAVA_CLASS.match(spec.main_class):
-        problems.append(f"mainClass: {spec.main_class!r} is not a Java class name (e.g. org.example.WordCount)")
+        problems.append(f"mainClass: {shown(spec.main_class)} is not a Java class name (e.g. org.example.WordCount)")
     return problems
 
 
@@ -382,19 +393,19 @@ def _check_data_path(field: str, value: str, local: bool, origin: str) -> list[s
     if local:
         if scheme not in (None, "file") or "{bucket}" in value:
             return [
-                f"{origin}: {value!r} needs the cluster; with --local give a local path "
+                f"{origin}: {shown(value)} needs the cluster; with --local give a local path "
                 f"(set local.{field} in the spec or --set {field}=PATH)"
             ]
         return []
     if scheme == "s3":
-        return [f"{field}: {value!r} uses s3://; Spark's S3 connector reads s3a:// (same bucket and key)"]
+        return [f"{field}: {shown(value)} uses s3://; Spark's S3 connector reads s3a:// (same bucket and key)"]
     if scheme is None or scheme == "file":
         return [
-            f"{field}: {value!r} is a local path, which a cluster job cannot see; use s3a://BUCKET/PREFIX/ "
+            f"{field}: {shown(value)} is a local path, which a cluster job cannot see; use s3a://BUCKET/PREFIX/ "
             "({bucket} is the stack's bucket) or run with --local"
         ]
     if field == "output" and scheme != "s3a":
-        return [f"output: {value!r}: a cluster job writes to s3a://BUCKET/PREFIX/ ({{bucket}} is the stack's bucket)"]
+        return [f"output: {shown(value)}: a cluster job writes to s3a://BUCKET/PREFIX/ ({{bucket}} is the stack's bucket)"]
     return []
 
 
@@ -458,6 +469,7 @@ def spec_from_mapping(
     local: bool = False,
 ) -> JobSpec:
     """Validate a parsed spec (after --set/--conf; with `local`, local.* replaces input/output)."""
+    source = plain(source, limit=None)
     updated, explicitly_set = apply_overrides(document, sets, confs)
     folded: set[str] = set()
     local_paths = updated.get("local")
@@ -483,10 +495,13 @@ def load_spec(
     path: Path, *, sets: Iterable[str] = (), confs: Iterable[str] = (), local: bool = False
 ) -> JobSpec:
     """Read and validate a spec file; every problem raises SpecError with one line per field."""
+    shown_path = plain(str(path), limit=None)
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise SpecError([f"spec {path}: not found; pass the path of a job spec such as examples/wordcount.yaml"]) from None
+        raise SpecError([f"spec {shown_path}: not found; pass the path of a job spec such as examples/wordcount.yaml"]) from None
     except (OSError, UnicodeDecodeError) as error:
-        raise SpecError([f"spec {path}: cannot be read ({error.__class__.__name__}: {error}); check the path"]) from None
+        raise SpecError(
+            [f"spec {shown_path}: cannot be read ({error.__class__.__name__}: {plain(str(error), limit=None)}); check the path"]
+        ) from None
     return spec_from_mapping(parse_yaml(text, str(path)), source=str(path), sets=sets, confs=confs, local=local)
