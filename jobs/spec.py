@@ -76,7 +76,7 @@ def _memory(value: Any) -> Any:
     if isinstance(value, bool) or not isinstance(value, (str, int)):
         return value
     text = str(value).strip()
-    match = MEMORY.match(text)
+    match = MEMORY.fullmatch(text)
     if not match:
         raise ValueError(f"{shown(value)} is not a size; use a whole number with a unit, like 8g or 512m")
     number, unit = int(match.group(1)), match.group(2).lower()
@@ -89,7 +89,7 @@ def _duration(value: Any) -> Any:
     if isinstance(value, bool) or not isinstance(value, (str, int)):
         return value
     text = str(value).strip()
-    if not DURATION.match(text):
+    if not DURATION.fullmatch(text):
         raise ValueError(f"{shown(value)} is not a finite duration; use a number with a unit, like 300s, 10min or 1h")
     return text
 
@@ -105,11 +105,17 @@ def _conf_value(value: Any) -> Any:
     raise ValueError(f"must be one value (text, a number or true/false), not {type(value).__name__}")
 
 
+def _non_ascii_hint(value: str) -> str:
+    """Names a look-alike letter (Cyrillic 'о' for 'o'), which a quoted value cannot show."""
+    odd = next((character for character in value if not character.isascii()), None)
+    return f" ({shown(odd)} is U+{ord(odd):04X}, not an ASCII letter)" if odd is not None else ""
+
+
 def _dns_label(value: Any) -> Any:
-    if isinstance(value, str) and not DNS_LABEL.match(value):
+    if isinstance(value, str) and not DNS_LABEL.fullmatch(value):
         raise ValueError(
             f"{shown(value)} is not a DNS-1123 label: use 1-63 lowercase letters, digits and '-', "
-            "starting and ending with a letter or digit (e.g. wordcount)"
+            f"starting and ending with a letter or digit (e.g. wordcount){_non_ascii_hint(value)}"
         )
     return value
 
@@ -117,7 +123,7 @@ def _dns_label(value: Any) -> Any:
 def _image_tag(value: Any) -> Any:
     if isinstance(value, int) and not isinstance(value, bool):
         value = str(value)  # `--set image.tag=20240101` arrives as a YAML number
-    if isinstance(value, str) and not IMAGE_TAG.match(value):
+    if isinstance(value, str) and not IMAGE_TAG.fullmatch(value):
         raise ValueError(
             f"{shown(value)} is not an image tag: use up to 128 letters, digits, '_', '.' or '-', not starting with '.' or '-'"
         )
@@ -350,7 +356,7 @@ def _check_conf(spec: JobSpec) -> list[str]:
     problems = []
     for key, value in spec.conf.items():
         field = f"conf.{plain(key)}"
-        if not CONF_KEY.match(key):
+        if not CONF_KEY.fullmatch(key):
             problems.append(f"{field}: not a Spark setting; keys start with 'spark.' (e.g. spark.sql.shuffle.partitions)")
         elif key in FIELD_OWNED_CONF:
             owner = FIELD_OWNED_CONF[key]
@@ -383,7 +389,7 @@ def _check_app(spec: JobSpec, local: bool) -> list[str]:
         problems.append("mainClass: is required for a .jar app (e.g. org.example.WordCount)")
     elif suffix == "py" and spec.main_class:
         problems.append("mainClass: only applies to a .jar app; remove it")
-    if spec.main_class and not JAVA_CLASS.match(spec.main_class):
+    if spec.main_class and not JAVA_CLASS.fullmatch(spec.main_class):
         problems.append(f"mainClass: {shown(spec.main_class)} is not a Java class name (e.g. org.example.WordCount)")
     return problems
 

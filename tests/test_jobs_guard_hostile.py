@@ -87,3 +87,40 @@ def test_spec_file_name_with_a_newline_is_escaped(tmp_path: Path) -> None:
     assert raised.value.problems == [
         f"spec {str(path)!r}: not found; pass the path of a job spec such as examples/wordcount.yaml"
     ]
+
+
+# --- names: exact, ASCII, never a trailing line break -----------------------------------
+
+DNS_RULE = ("is not a DNS-1123 label: use 1-63 lowercase letters, digits and '-', "
+            "starting and ending with a letter or digit (e.g. wordcount)")
+TAG_RULE = "is not an image tag: use up to 128 letters, digits, '_', '.' or '-', not starting with '.' or '-'"
+NOT_SPARK = "not a Spark setting; keys start with 'spark.' (e.g. spark.sql.shuffle.partitions)"
+
+NAMES = [
+    # `$` in a Python regex also matches before a final newline: these four used to pass.
+    ("name with a trailing newline", with_(name="wordcount\n"), {}, f"name: 'wordcount\\n' {DNS_RULE}"),
+    ("image tag with a trailing newline", with_(image={"tag": "v1\n"}), {}, f"image.tag: 'v1\\n' {TAG_RULE}"),
+    ("conf key with a trailing newline", with_(conf={"spark.sql.shuffle.partitions\n": 8}), {},
+     f"conf.'spark.sql.shuffle.partitions\\n': {NOT_SPARK}"),
+    ("main class with a trailing newline", with_(app="wc.jar", mainClass="org.example.Main\n"), {},
+     "mainClass: 'org.example.Main\\n' is not a Java class name (e.g. org.example.WordCount)"),
+    ("accented name", with_(name="wördcount"), {}, f"name: 'wördcount' {DNS_RULE} ('ö' is U+00F6, not an ASCII letter)"),
+    ("full-width name", with_(name="ｗｏｒｄｃｏｕｎｔ"), {},
+     f"name: 'ｗｏｒｄｃｏｕｎｔ' {DNS_RULE} ('ｗ' is U+FF57, not an ASCII letter)"),
+    ("Cyrillic look-alike name", with_(name="wordc\u043eunt"), {},
+     f"name: 'wordc\u043eunt' {DNS_RULE} ('\u043e' is U+043E, not an ASCII letter)"),
+    ("right-to-left override in the name", with_(name="\u202etnuocdrow"), {},
+     f"name: '\\u202etnuocdrow' {DNS_RULE} ('\\u202e' is U+202E, not an ASCII letter)"),
+    ("command substitution as the name", BASE, {"sets": ["name=$(id)"]}, f"name: '$(id)' {DNS_RULE}"),
+    ("unicode image tag", with_(image={"tag": "ünïcode"}), {}, f"image.tag: 'ünïcode' {TAG_RULE}"),
+    ("unicode conf key", with_(conf={"spark.ünicode": 8}), {}, f"conf.spark.ünicode: {NOT_SPARK}"),
+    ("unicode main class", with_(app="wc.jar", mainClass="org.éxample.Main"), {},
+     "mainClass: 'org.éxample.Main' is not a Java class name (e.g. org.example.WordCount)"),
+]
+
+
+@pytest.mark.parametrize("document, kwargs, expected", [c[1:] for c in NAMES], ids=[c[0] for c in NAMES])
+def test_names_must_match_exactly(document: dict[str, Any], kwargs: dict[str, Any], expected: str) -> None:
+    """Names become Kubernetes labels, image references, Spark keys and S3 keys: the whole
+    value must match, a trailing newline included, and a look-alike letter is named."""
+    assert problems_of(document, **kwargs) == [f"spec job.yaml: {expected}"]
