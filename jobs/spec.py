@@ -197,6 +197,12 @@ class _StrictLoader(yaml.SafeLoader):
 def _mapping_without_duplicates(loader: yaml.SafeLoader, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
     seen: set[Any] = set()
     for key_node, _ in node.value:
+        if key_node.tag == "tag:yaml.org,2002:merge":
+            continue  # `<<: *sizes` merges an anchored mapping; construct_mapping resolves it
+        if not isinstance(key_node, yaml.ScalarNode):
+            raise yaml.constructor.ConstructorError(
+                None, None, "a key must be one value, not a list or mapping", key_node.start_mark
+            )
         key = loader.construct_object(key_node, deep=deep)
         if key in seen:
             raise yaml.constructor.ConstructorError(
@@ -206,7 +212,56 @@ def _mapping_without_duplicates(loader: yaml.SafeLoader, node: yaml.MappingNode,
     return loader.construct_mapping(node, deep=deep)
 
 
+def _int_within_limits(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> int:
+    try:
+        return yaml.constructor.SafeConstructor.construct_yaml_int(loader, node)
+    except ValueError:  # Python reads at most 4300 digits (CVE-2020-10735)
+        raise yaml.constructor.ConstructorError(
+            None, None, f"{shown(node.value)} is a number too long to read; quote it to keep it as text", node.start_mark
+        ) from None
+
+
+def _real_date(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Any:
+    try:
+        return yaml.constructor.SafeConstructor.construct_yaml_timestamp(loader, node)
+    except ValueError as error:  # 2024-13-01 looks like a date to YAML, but is none
+        raise yaml.constructor.ConstructorError(
+            None, None, f"{shown(node.value)} is not a date ({error}); quote it to keep it as text", node.start_mark
+        ) from None
+
+
 _StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping_without_duplicates)
+_StrictLoader.add_constructor("tag:yaml.org,2002:int", _int_within_limits)
+_StrictLoader.add_constructor("tag:yaml.org,2002:timestamp", _real_date)
+
+MAX_DEPTH = 8  # a spec nests two levels (local.input); deeper is a mistake or an attack
+
+
+def _too_deep(value: Any, limit: int = MAX_DEPTH) -> bool:
+    """Lists and mappings nested deeper than `limit`, or one that contains itself (YAML anchors
+    can build both). Iterative, and each shared node is measured once, so a "billion laughs"
+    document of aliases costs its size, not its expansion."""
+    heights: dict[int, int] = {}
+    on_path: set[int] = set()
+    stack: list[tuple[Any, bool]] = [(value, False)]
+    while stack:
+        node, finished = stack.pop()
+        children = [c for c in (node.values() if isinstance(node, dict) else node) if isinstance(c, (dict, list, tuple))]
+        if finished:
+            on_path.discard(id(node))
+            heights[id(node)] = 1 + max((heights[id(child)] for child in children), default=0)
+            if heights[id(node)] > limit:
+                return True
+        elif id(node) not in heights:
+            if id(node) in on_path:
+                return True
+            on_path.add(id(node))
+            stack.append((node, True))
+            stack.extend((child, False) for child in children)
+    return False
+
+
+_DEPTH_FIX = "a spec is a mapping of fields whose sections (driver, conf, local, ...) hold plain values"
 
 
 def parse_yaml(text: str, source: str) -> dict[str, Any]:
@@ -219,7 +274,10 @@ def parse_yaml(text: str, source: str) -> dict[str, Any]:
         problem = plain(str(error.problem or error), limit=None)
         raise SpecError([f"spec {source}: not valid YAML{where}: {problem}"]) from None
     except yaml.YAMLError as error:
-        raise SpecError([f"spec {source}: not valid YAML: {plain(str(error), limit=None)}"]) from None
+        problem = plain(" ".join(str(error).split()), limit=None)  # a reader error spans two lines
+        raise SpecError([f"spec {source}: not valid YAML: {problem}"]) from None
+    except RecursionError:
+        raise SpecError([f"spec {source}: nested too deeply; {_DEPTH_FIX}"]) from None
     if document is None:
         raise SpecError([f"spec {source}: is empty; it needs at least name and app"])
     if not isinstance(document, dict):
@@ -257,9 +315,9 @@ def apply_overrides(document: Mapping[str, Any], sets: Iterable[str], confs: Ite
     for assignment in sets:
         field, raw_value = _split_assignment("--set", assignment)
         try:
-            value = yaml.safe_load(raw_value) if raw_value.strip() else None
-        except yaml.YAMLError:
-            value = raw_value
+            value = yaml.load(raw_value, Loader=_StrictLoader) if raw_value.strip() else None  # noqa: S506
+        except (yaml.YAMLError, RecursionError):
+            value = raw_value  # not YAML: the text itself, which validation then judges
         # Spark conf keys contain dots themselves: everything after `conf.` is one key.
         path = ["conf", field[len("conf."):]] if field.startswith("conf.") else field.split(".")
         if any(not part for part in path):
@@ -476,6 +534,8 @@ def spec_from_mapping(
 ) -> JobSpec:
     """Validate a parsed spec (after --set/--conf; with `local`, local.* replaces input/output)."""
     source = plain(source, limit=None)
+    if _too_deep(document):
+        raise SpecError([f"spec {source}: nested more than {MAX_DEPTH} levels deep or refers to itself; {_DEPTH_FIX}"])
     updated, explicitly_set = apply_overrides(document, sets, confs)
     folded: set[str] = set()
     local_paths = updated.get("local")

@@ -124,3 +124,88 @@ def test_names_must_match_exactly(document: dict[str, Any], kwargs: dict[str, An
     """Names become Kubernetes labels, image references, Spark keys and S3 keys: the whole
     value must match, a trailing newline included, and a look-alike letter is named."""
     assert problems_of(document, **kwargs) == [f"spec job.yaml: {expected}"]
+
+
+# --- spec files that are not what they seem --------------------------------------------
+
+BASE_YAML = "name: wordcount\napp: jobs/apps/wordcount.py\ninput: s3a://{bucket}/in/\noutput: s3a://{bucket}/out/\n"
+NINES = "9" * 5000
+NINES_SHOWN = f"'{'9' * 37}...{'9' * 38}'"
+DEPTH_FIX = "a spec is a mapping of fields whose sections (driver, conf, local, ...) hold plain values"
+LAUGHS = "x0: &x0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n" + "".join(
+    f"x{level}: &x{level} [{', '.join([f'*x{level - 1}'] * 9)}]\n" for level in range(1, 10)
+)
+
+SPEC_FILES = [
+    # Each of these raised ValueError, TypeError or RecursionError (a traceback) before.
+    ("5000-digit number", BASE_YAML + f"driver:\n  cores: {NINES}\n",
+     f"not valid YAML (line 6): {NINES_SHOWN} is a number too long to read; quote it to keep it as text"),
+    ("month 13", BASE_YAML + "image:\n  tag: 2024-13-01\n",
+     "not valid YAML (line 6): '2024-13-01' is not a date (month must be in 1..12); quote it to keep it as text"),
+    ("hour 25", BASE_YAML + "image:\n  tag: 2024-01-01 25:00:00\n",
+     "not valid YAML (line 6): '2024-01-01 25:00:00' is not a date (hour must be in 0..23); quote it to keep it as text"),
+    ("list as a key", BASE_YAML + "? [a, b]\n: 1\n", "not valid YAML (line 5): a key must be one value, not a list or mapping"),
+    ("mapping as a key", BASE_YAML + "? {a: b}\n: 1\n", "not valid YAML (line 5): a key must be one value, not a list or mapping"),
+    ("20 000 open brackets", BASE_YAML + "args: " + "[" * 20_000 + "\n", f"nested too deeply; {DEPTH_FIX}"),
+    ("3000 nested lists", BASE_YAML + "args: " + "[" * 3000 + "]" * 3000 + "\n", f"nested too deeply; {DEPTH_FIX}"),
+    ("2000 nested mappings", BASE_YAML + "conf:\n" + "".join("  " * (i + 1) + f"k{i}:\n" for i in range(2000)),
+     f"nested too deeply; {DEPTH_FIX}"),
+    ("nine nested lists", BASE_YAML + "args: " + "[" * 9 + "x" + "]" * 9 + "\n",
+     f"nested more than 8 levels deep or refers to itself; {DEPTH_FIX}"),
+    ("list that contains itself", BASE_YAML + "args: &a [*a]\n",
+     f"nested more than 8 levels deep or refers to itself; {DEPTH_FIX}"),
+    ("billion laughs", LAUGHS + BASE_YAML + "args: *x9\n",
+     f"nested more than 8 levels deep or refers to itself; {DEPTH_FIX}"),
+    ("python object tag", "!!python/object/apply:os.system ['id']\n",
+     "not valid YAML (line 1): could not determine a constructor for the tag "
+     "'tag:yaml.org,2002:python/object/apply:os.system'"),
+    ("NUL character", "\x00",
+     'not valid YAML: unacceptable character #x0000: special characters are not allowed in "<unicode string>", position 0'),
+    ("duplicate key after a merge", BASE_YAML + "driver: &s {cores: 3}\nexecutor:\n  <<: *s\n  memory: 16g\n  memory: 2g\n",
+     "not valid YAML (line 9): key 'memory' appears twice"),
+]
+
+
+@pytest.mark.parametrize("text, expected", [c[1:] for c in SPEC_FILES], ids=[c[0] for c in SPEC_FILES])
+def test_hostile_spec_files(tmp_path: Path, text: str, expected: str) -> None:
+    """Numbers too long for Python, impossible dates, unhashable keys, nesting that would
+    exhaust the stack and alias bombs: each is one line, found in well under a second."""
+    path = tmp_path / "job.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(SpecError) as raised:
+        load_spec(path)
+    assert raised.value.problems == [f"spec {path}: {expected}"]
+
+
+def test_merge_keys_share_sizes(tmp_path: Path) -> None:
+    """YAML's `<<: *anchor` is valid YAML and works (it used to be refused as an unknown tag)."""
+    path = tmp_path / "job.yaml"
+    path.write_text(BASE_YAML + "driver: &sizes {cores: 3, memory: 4g}\nexecutor:\n  <<: *sizes\n  memory: 16g\n")
+    spec = load_spec(path)
+    assert (spec.executor.cores, spec.executor.memory) == (3, "16g")
+
+
+SET_VALUES = [
+    # --set values are YAML when they parse, else the text itself: never an exception.
+    ("--set a 5000-digit number", [f"driver.cores={NINES}"], f"driver.cores: must be a whole number, not {NINES_SHOWN}"),
+    ("--set deep brackets", ["args=" + "[" * 20_000],
+     f"args: must be a list, not '{'[' * 37}...{'[' * 38}'"),
+    ("--set a mapping with a duplicate key", ["conf={a: 1, a: 2}"], "conf: must be a mapping of fields, not '{a: 1, a: 2}'"),
+]
+
+
+@pytest.mark.parametrize("sets, expected", [c[1:] for c in SET_VALUES], ids=[c[0] for c in SET_VALUES])
+def test_hostile_set_values(sets: list[str], expected: str) -> None:
+    assert problems_of(BASE, sets=sets) == [f"spec job.yaml: {expected}"]
+
+
+def test_set_impossible_date_is_text() -> None:
+    """`--set image.tag=2024-13-01` is not a date, so it is the tag as written."""
+    assert spec_of(BASE, sets=["image.tag=2024-13-01"]).image.tag == "2024-13-01"
+
+
+def test_cyclic_mapping_from_code_is_refused() -> None:
+    """spec_from_mapping is public: a mapping that contains itself is one line, not a RecursionError."""
+    document: dict[str, Any] = with_()
+    document["local"] = {"input": document}
+    assert problems_of(document) == [f"spec job.yaml: nested more than 8 levels deep or refers to itself; {DEPTH_FIX}"]
