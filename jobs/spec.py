@@ -12,6 +12,7 @@ what is allowed, so nothing is uploaded or submitted from a bad spec.
 from __future__ import annotations
 
 import copy
+import math
 import re
 import string
 from pathlib import Path
@@ -26,7 +27,7 @@ from jobs.shown import plain, shown
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 IMAGE_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 MEMORY = re.compile(r"^([1-9][0-9]*)([kmgt])b?$", re.IGNORECASE)
-DURATION = re.compile(r"^[1-9][0-9]*(ms|s|m|min|h)$")
+DURATION = re.compile(r"^([1-9][0-9]*)(ms|s|m|min|h)$")
 CONF_KEY = re.compile(r"^spark\.[A-Za-z0-9_.\-/]+$")
 JAVA_CLASS = re.compile(r"^[A-Za-z_$][A-Za-z0-9_$]*(\.[A-Za-z_$][A-Za-z0-9_$]*)*$")
 # Spark's own default `spark.redaction.regex`; a `...File` key holds a path, not the secret.
@@ -34,6 +35,14 @@ CREDENTIAL_KEY = re.compile(r"(?i)secret|password|token|access[.]key")
 # These name a Kubernetes Secret to mount or reference: the right way to hand a pod a secret.
 SECRET_REFERENCE_KEY = re.compile(r"^spark\.kubernetes\.(driver|executor)\.(secrets|secretKeyRef)\.")
 MIN_MEMORY_MIB = 512  # Spark refuses a JVM heap under 450 MiB
+# A pod's heap plus Spark's 10-40% overhead must fit on one node; 1 TiB is already beyond
+# the 64-vCPU instances a spec's cores allow, and far below a Java long's overflow.
+MAX_MEMORY_MIB = 1024 * 1024
+MAX_MEMORY = "1t"
+# Longer than a day is as good as no timeout: the executor pins its Spot node.
+MAX_DURATION_SECONDS = 24 * 3600
+MAX_DURATION = "24h"
+_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "min": 60, "h": 3600}
 _MIB = {"k": 1 / 1024, "m": 1, "g": 1024, "t": 1024 * 1024}
 
 INPUT_PLACEHOLDERS = ("bucket",)
@@ -71,27 +80,47 @@ class SpecError(ValueError):
         super().__init__("\n".join(self.problems))
 
 
+def _amount(digits: str, scale: float) -> float:
+    # int() refuses more than 4300 digits; anything past 15 is beyond every limit anyway.
+    return int(digits) * scale if len(digits) <= 15 else math.inf
+
+
 def _memory(value: Any) -> Any:
     """Spark sizes: a whole number with a unit (8g, 512m); normalised to lower case without `b`."""
     if isinstance(value, bool) or not isinstance(value, (str, int)):
         return value
-    text = str(value).strip()
-    match = MEMORY.fullmatch(text)
+    match = MEMORY.fullmatch(value.strip()) if isinstance(value, str) else None
     if not match:
         raise ValueError(f"{shown(value)} is not a size; use a whole number with a unit, like 8g or 512m")
-    number, unit = int(match.group(1)), match.group(2).lower()
-    if number * _MIB[unit] < MIN_MEMORY_MIB:
+    digits, unit = match.group(1), match.group(2).lower()
+    mib = _amount(digits, _MIB[unit])
+    if mib < MIN_MEMORY_MIB:
         raise ValueError(f"{shown(value)} is below Spark's minimum; use at least {MIN_MEMORY_MIB}m")
-    return f"{number}{unit}"
+    if mib > MAX_MEMORY_MIB:
+        raise ValueError(
+            f"{shown(value)} is more than {MAX_MEMORY}; a pod's memory plus Spark's overhead must fit on one node"
+        )
+    return f"{digits}{unit}"
 
 
 def _duration(value: Any) -> Any:
     if isinstance(value, bool) or not isinstance(value, (str, int)):
         return value
-    text = str(value).strip()
-    if not DURATION.fullmatch(text):
+    match = DURATION.fullmatch(value.strip()) if isinstance(value, str) else None
+    if not match:
         raise ValueError(f"{shown(value)} is not a finite duration; use a number with a unit, like 300s, 10min or 1h")
-    return text
+    if _amount(match.group(1), _SECONDS[match.group(2)]) > MAX_DURATION_SECONDS:
+        raise ValueError(
+            f"{shown(value)} is longer than {MAX_DURATION}; a timeout that long pins Spot nodes like none at all"
+        )
+    return value.strip()
+
+
+def _not_boolean(value: Any) -> Any:
+    # pydantic reads true as 1.0; a ratio of "true" is a slip, not a number.
+    if isinstance(value, bool):
+        raise ValueError(f"must be a number, not {shown(value)}")
+    return value
 
 
 def _conf_value(value: Any) -> Any:
@@ -156,7 +185,7 @@ class DynamicAllocation(_Model):
     min_executors: int = Field(default=0, ge=0, le=1000, strict=True)
     initial_executors: int | None = Field(default=None, ge=0, le=1000, strict=True)
     max_executors: int = Field(default=100, ge=1, le=1000, strict=True)
-    executor_allocation_ratio: float = Field(default=0.33, gt=0, le=1)
+    executor_allocation_ratio: Annotated[float, BeforeValidator(_not_boolean)] = Field(default=0.33, gt=0, le=1)
     # Finite, unlike Spark's default: an executor that once held shuffle data would
     # otherwise pin its Spot node for the whole job.
     shuffle_tracking_timeout: Duration = "300s"

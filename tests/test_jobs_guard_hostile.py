@@ -209,3 +209,65 @@ def test_cyclic_mapping_from_code_is_refused() -> None:
     document: dict[str, Any] = with_()
     document["local"] = {"input": document}
     assert problems_of(document) == [f"spec job.yaml: nested more than 8 levels deep or refers to itself; {DEPTH_FIX}"]
+
+
+# --- huge numbers and negative sizes ------------------------------------------------------
+
+NOT_A_SIZE = "is not a size; use a whole number with a unit, like 8g or 512m"
+TOO_BIG = "is more than 1t; a pod's memory plus Spark's overhead must fit on one node"
+NOT_A_DURATION = "is not a finite duration; use a number with a unit, like 300s, 10min or 1h"
+TOO_LONG = "is longer than 24h; a timeout that long pins Spot nodes like none at all"
+
+SIZES = [
+    # Accepted before, and only spark-submit (after the upload) failed: a Java long overflows.
+    ("memory past a long", with_(executor={"memory": "99999999999999999999999g"}), f"executor.memory: '99999999999999999999999g' {TOO_BIG}"),
+    ("memory just past 1t", with_(driver={"memory": "1025g"}), f"driver.memory: '1025g' {TOO_BIG}"),
+    ("5000-digit memory", with_(executor={"memory": NINES + "k"}), f"executor.memory: '{'9' * 37}...{'9' * 37}k' {TOO_BIG}"),
+    ("endless shuffle timeout", with_(dynamicAllocation={"shuffleTrackingTimeout": "99999999999h"}),
+     f"dynamicAllocation.shuffleTrackingTimeout: '99999999999h' {TOO_LONG}"),
+    ("25 hour shuffle timeout", with_(dynamicAllocation={"shuffleTrackingTimeout": "25h"}),
+     f"dynamicAllocation.shuffleTrackingTimeout: '25h' {TOO_LONG}"),
+    # pydantic reads true as 1.0: a ratio of true used to pass as "all at once".
+    ("ratio true", with_(dynamicAllocation={"executorAllocationRatio": True}),
+     "dynamicAllocation.executorAllocationRatio: must be a number, not True"),
+    # Integers too long for str() (4300 digits) from a caller's own mapping.
+    ("memory as a huge integer", with_(executor={"memory": 10**5000}), f"executor.memory: a number too long to show {NOT_A_SIZE}"),
+    ("cores as a huge integer", with_(executor={"cores": 10**5000}), "executor.cores: must be at most 64, not a number too long to show"),
+    ("timeout as a huge integer", with_(dynamicAllocation={"shuffleTrackingTimeout": 10**5000}),
+     f"dynamicAllocation.shuffleTrackingTimeout: a number too long to show {NOT_A_DURATION}"),
+    # These were refused already; pinned so they stay refused.
+    ("cores 10^30", with_(executor={"cores": 10**30}), "executor.cores: must be at most 64, not 1000000000000000000000000000000"),
+    ("executors 1001", with_(dynamicAllocation={"maxExecutors": 1001}), "dynamicAllocation.maxExecutors: must be at most 1000, not 1001"),
+    ("ratio 1e308", with_(dynamicAllocation={"executorAllocationRatio": 1e308}),
+     "dynamicAllocation.executorAllocationRatio: must be at most 1, not 1e+308"),
+    ("ratio infinite", with_(dynamicAllocation={"executorAllocationRatio": float("inf")}),
+     "dynamicAllocation.executorAllocationRatio: must be at most 1, not inf"),
+    ("ratio not a number", with_(dynamicAllocation={"executorAllocationRatio": float("nan")}),
+     "dynamicAllocation.executorAllocationRatio: must be at most 1, not nan"),
+    ("ratio minus zero", with_(dynamicAllocation={"executorAllocationRatio": -0.0}),
+     "dynamicAllocation.executorAllocationRatio: must be more than 0, not -0.0"),
+    ("negative memory", with_(executor={"memory": "-8g"}), f"executor.memory: '-8g' {NOT_A_SIZE}"),
+    ("zero memory", with_(driver={"memory": "0g"}), f"driver.memory: '0g' {NOT_A_SIZE}"),
+    ("negative cores", with_(executor={"cores": -1}), "executor.cores: must be at least 1, not -1"),
+    ("negative core limit", with_(driver={"coresLimit": -4}), "driver.coresLimit: must be at least 1, not -4"),
+    ("negative min executors", with_(dynamicAllocation={"minExecutors": -1}), "dynamicAllocation.minExecutors: must be at least 0, not -1"),
+    ("negative initial executors", with_(dynamicAllocation={"initialExecutors": -5}),
+     "dynamicAllocation.initialExecutors: must be at least 0, not -5"),
+    ("negative max executors", with_(dynamicAllocation={"maxExecutors": -3}), "dynamicAllocation.maxExecutors: must be at least 1, not -3"),
+    ("negative timeout", with_(dynamicAllocation={"shuffleTrackingTimeout": "-300s"}),
+     f"dynamicAllocation.shuffleTrackingTimeout: '-300s' {NOT_A_DURATION}"),
+]
+
+
+@pytest.mark.parametrize("document, expected", [c[1:] for c in SIZES], ids=[c[0] for c in SIZES])
+def test_huge_and_negative_sizes(document: dict[str, Any], expected: str) -> None:
+    """Sizes and counts are bounded on both sides before anything is uploaded or submitted."""
+    assert problems_of(document) == [f"spec job.yaml: {expected}"]
+
+
+def test_largest_sizes_are_accepted() -> None:
+    """The bounds themselves are allowed, and written the way Spark reads them."""
+    spec = spec_of(with_(executor={"memory": "1T", "cores": 64, "coresLimit": 64},
+                         dynamicAllocation={"shuffleTrackingTimeout": "1440min", "maxExecutors": 1000}))
+    assert (spec.executor.memory, spec.executor.cores) == ("1t", 64)
+    assert spec.dynamic_allocation.shuffle_tracking_timeout == "1440min"
