@@ -424,14 +424,52 @@ def _placeholders(text: str) -> list[str]:
 
 def _check_template(field: str, text: str, allowed: Sequence[str]) -> list[str]:
     try:
-        names = _placeholders(text)
+        fields = [(name, spec, conversion) for _, name, spec, conversion in string.Formatter().parse(text) if name is not None]
     except ValueError:
         return [f"{field}: {shown(text)} has an unmatched brace; placeholders look like {{bucket}}"]
-    unknown = [name for name in names if name not in allowed]
+    unknown = [name for name, _, _ in fields if name not in allowed]
     if unknown:
         known = ", ".join("{" + name + "}" for name in allowed)
         return [f"{field}: unknown placeholder {{{plain(unknown[0])}}}; known: {known}"]
+    # {input:d} or {input:{bucket}} would fail in str.format when the command is built.
+    dressed = next(((name, spec, conversion) for name, spec, conversion in fields if spec or conversion), None)
+    if dressed:
+        name, spec, conversion = dressed
+        written = "{" + name + (f"!{conversion}" if conversion else "") + (f":{spec}" if spec else "") + "}"
+        return [f"{field}: placeholder {plain(written)} has a conversion or format; write {{{name}}}"]
     return []
+
+
+def _path_problem(field: str, value: str) -> str | None:
+    """Paths become process arguments and URIs: no blanks around them, nothing invisible in them."""
+    if not value.strip():
+        return f"{field}: is empty; give a path"
+    if value != value.strip():
+        return f"{field}: {shown(value)} has leading or trailing whitespace; remove it"
+    invisible = next((character for character in value if not character.isprintable()), None)
+    if invisible is not None:
+        return f"{field}: {shown(value)} holds the control or invisible character {shown(invisible)}; remove it"
+    return None
+
+
+def _s3a_problem(field: str, value: str) -> str | None:
+    """An s3a:// URI names a bucket and spells its key out: Hadoop collapses `//`, `.` and `..`
+    (s3a://b/out/../spark-events/ writes to s3a://b/spark-events/), so the key the overwrite
+    guard checks would not be the key Spark writes."""
+    bucket, _, key = value.split("://", 1)[1].partition("/")
+    if not bucket:
+        return f"{field}: {shown(value)} names no bucket; use s3a://BUCKET/PREFIX/ ({{bucket}} is the stack's bucket)"
+    segments = key.split("/")
+    if segments[-1] == "":
+        segments.pop()  # a trailing slash marks a prefix
+    if any(segment in ("", ".", "..") for segment in segments):
+        return (
+            f"{field}: {shown(value)} has an empty, '.' or '..' path segment, which Hadoop collapses into "
+            "another key; write the path without them"
+        )
+    if field == "output" and not segments:
+        return f"output: {shown(value)} is the whole bucket; write under a prefix such as s3a://{{bucket}}/output/NAME/"
+    return None
 
 
 def _scheme(uri: str) -> str | None:
@@ -457,22 +495,44 @@ def _check_conf(spec: JobSpec) -> list[str]:
             problems.append(
                 f"{field}: carries a credential; a spec holds none (S3 access comes from IRSA or the node role)"
             )
+        elif "\x00" in value:
+            problems.append(f"{field}: its value holds a NUL character, which no process argument can carry; remove it")
     return problems
 
 
-def _check_app(spec: JobSpec, local: bool) -> list[str]:
-    scheme = _scheme(spec.app)
-    problems = []
+def _app_suffix(app: str) -> str:
+    return app.rsplit(".", 1)[-1].lower() if "." in app.rsplit("/", 1)[-1] else ""
+
+
+def _app_problem(app: str, local: bool) -> str | None:
+    """The first thing wrong with `app`, so the field gets one line."""
+    hygiene = _path_problem("app", app)
+    if hygiene:
+        return hygiene
+    scheme = _scheme(app)
     if scheme == "s3":
-        problems.append(f"app: {shown(spec.app)} uses s3://; Spark's S3 connector reads s3a:// (same bucket and key)")
-    elif scheme is not None and scheme not in APP_SCHEMES:
-        problems.append(f"app: {shown(spec.app)}: use a local file, s3a://BUCKET/KEY or local:///PATH-IN-IMAGE")
-    elif local and scheme is not None:
-        problems.append(f"app: {shown(spec.app)} is not on this machine; with --local, app must be a local file")
-    suffix = spec.app.rsplit(".", 1)[-1].lower() if "." in spec.app.rsplit("/", 1)[-1] else ""
-    if suffix not in ("py", "jar"):
-        problems.append(f"app: {shown(spec.app)} must be a Python file (.py) or a jar (.jar)")
-    elif suffix == "jar" and not spec.main_class:
+        return f"app: {shown(app)} uses s3://; Spark's S3 connector reads s3a:// (same bucket and key)"
+    if scheme is not None and scheme not in APP_SCHEMES:
+        return f"app: {shown(app)}: use a local file, s3a://BUCKET/KEY or local:///PATH-IN-IMAGE"
+    if local and scheme is not None:
+        return f"app: {shown(app)} is not on this machine; with --local, app must be a local file"
+    if "#" in app or "?" in app:
+        # spark-submit parses the app as a URI: `wc#x.py` would fetch `wc` and name it `x.py`.
+        return f"app: {shown(app)} has '#' or '?', which spark-submit reads as a URI fragment or query; rename the file"
+    if scheme == "s3a":
+        s3a = _s3a_problem("app", app)
+        if s3a:
+            return s3a
+    if _app_suffix(app) not in ("py", "jar"):
+        return f"app: {shown(app)} must be a Python file (.py) or a jar (.jar)"
+    return None
+
+
+def _check_app(spec: JobSpec, local: bool) -> list[str]:
+    app_problem = _app_problem(spec.app, local)
+    problems = [app_problem] if app_problem else []
+    suffix = _app_suffix(spec.app)
+    if suffix == "jar" and not spec.main_class:
         problems.append("mainClass: is required for a .jar app (e.g. org.example.WordCount)")
     elif suffix == "py" and spec.main_class:
         problems.append("mainClass: only applies to a .jar app; remove it")
@@ -482,6 +542,9 @@ def _check_app(spec: JobSpec, local: bool) -> list[str]:
 
 
 def _check_data_path(field: str, value: str, local: bool, origin: str) -> list[str]:
+    hygiene = _path_problem(origin, value)
+    if hygiene:
+        return [hygiene]
     scheme = _scheme(value)
     if local:
         if scheme not in (None, "file") or "{bucket}" in value:
@@ -499,6 +562,8 @@ def _check_data_path(field: str, value: str, local: bool, origin: str) -> list[s
         ]
     if field == "output" and scheme != "s3a":
         return [f"output: {shown(value)}: a cluster job writes to s3a://BUCKET/PREFIX/ ({{bucket}} is the stack's bucket)"]
+    if scheme == "s3a":
+        return list(filter(None, [_s3a_problem(field, value)]))
     return []
 
 
@@ -526,6 +591,9 @@ def check_spec(spec: JobSpec, *, local: bool, folded: Iterable[str] = ()) -> lis
     problems += _check_app(spec, local)
 
     for index, arg in enumerate(spec.args):
+        if "\x00" in arg:
+            problems.append(f"args[{index}]: holds a NUL character, which no process argument can carry; remove it")
+            continue
         problems += _check_template(f"args[{index}]", arg, ARG_PLACEHOLDERS)
     used = {name for arg in spec.args for name in _safe_placeholders(arg)}
     folded = set(folded)
@@ -542,7 +610,8 @@ def check_spec(spec: JobSpec, *, local: bool, folded: Iterable[str] = ()) -> lis
     for field in ("input", "output"):
         value = getattr(spec.local, field)
         if value is not None and field not in folded:
-            problems += _check_template(f"local.{field}", value, ())
+            hygiene = _path_problem(f"local.{field}", value)
+            problems += [hygiene] if hygiene else _check_template(f"local.{field}", value, ())
     return problems
 
 

