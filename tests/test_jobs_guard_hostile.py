@@ -9,17 +9,20 @@ this corpus pins the ones somebody will try.
 
 from __future__ import annotations
 
+import json
 import shlex
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from jobs.command import PodTemplates, app_upload, cluster_argv, cluster_env, local_argv, redact_env, shell_command
+from jobs.kube import core_api
 from jobs.launch import LaunchError, guard_local_output
-from jobs.outputs import SUBMIT_KEYS, parse_outputs
+from jobs.outputs import SUBMIT_KEYS, OutputsError, parse_outputs, read_outputs_file
 from jobs.spec import JobSpec, SpecError, load_spec, spec_from_mapping
-from tests.conftest import stack_outputs
+from tests.conftest import kubeconfig_for, stack_outputs
 
 SOURCE = "job.yaml"
 BASE: dict[str, Any] = {
@@ -436,3 +439,153 @@ def test_local_output_onto_an_existing_file_is_refused() -> None:
         "output: /etc/passwd already holds files; choose a new output (--set local.output=...) "
         "or pass --overwrite to replace them"
     )
+
+
+# --- stack outputs ---------------------------------------------------------------------------
+
+FIX = "run `pulumi up`, then `pulumi stack output --json --show-secrets > FILE`, or pass --stack NAME"
+CLEAR_TEXT = ("it must be the API server's https:// URL: plain http to another machine would send the "
+              "kubeconfig's token in clear text (http is only for a loopback address, e.g. kubectl proxy)")
+TOKEN = "kubeconfig-secret-token"
+
+
+def kubeconfig_with(server: str = "https://eks.example.invalid", **changes: Any) -> str:
+    kubeconfig = kubeconfig_for(server)
+    kubeconfig.update(changes)
+    return json.dumps(kubeconfig)
+
+
+def outputs_error(**overrides: Any) -> str:
+    with pytest.raises(OutputsError) as raised:
+        parse_outputs(stack_outputs(**overrides), required=SUBMIT_KEYS, source="outputs.json")
+    return str(raised.value)
+
+
+OUTPUT_VALUES = [
+    # The token follows apiServerUrl (spark-submit's --master): plain http to a remote host
+    # sent it in clear text, and a URL with user:password@ was printed by --dry-run.
+    ("api server over plain http", {"apiServerUrl": "http://eks-api.example.invalid"},
+     f"apiServerUrl in outputs.json is 'http://eks-api.example.invalid'; {CLEAR_TEXT}"),
+    ("loopback look-alike host", {"apiServerUrl": "http://127.0.0.1.example.invalid"},
+     f"apiServerUrl in outputs.json is 'http://127.0.0.1.example.invalid'; {CLEAR_TEXT}"),
+    ("credentials in the api URL", {"apiServerUrl": "https://admin:hunter2@eks-api.example.invalid"},
+     "apiServerUrl in outputs.json holds credentials; it must be the API server's https:// URL without "
+     "credentials (user:password@); the kubeconfig holds them"),
+    ("api URL without a host", {"apiServerUrl": "https://"},
+     "apiServerUrl in outputs.json is 'https://'; it must be the API server's https:// URL"),
+    ("api URL with a space", {"apiServerUrl": "https://eks api"},
+     "apiServerUrl in outputs.json is 'https://eks api'; it must be the API server's https:// URL, "
+     "without whitespace or control characters"),
+    ("api URL over ftp", {"apiServerUrl": "ftp://eks-api.example.invalid"},
+     "apiServerUrl in outputs.json is 'ftp://eks-api.example.invalid'; it must be the API server's https:// URL"),
+    ("api URL with a broken port", {"apiServerUrl": "https://eks:99999"},
+     "apiServerUrl in outputs.json is 'https://eks:99999'; it must be the API server's https:// URL"),
+    ("image repository with a command", {"imageRepositoryUrl": "registry.example.invalid/spark;rm -rf /"},
+     "imageRepositoryUrl in outputs.json is 'registry.example.invalid/spark;rm -rf /'; it must be a repository (HOST/NAME) without a tag"),
+    ("image repository with a newline", {"imageRepositoryUrl": "registry.example.invalid/spark\nx"},
+     "imageRepositoryUrl in outputs.json is 'registry.example.invalid/spark\\nx'; it must be a repository (HOST/NAME) without a tag"),
+    ("role ARN that is only a prefix", {"sparkRoleArn": "arn:"},
+     f"sparkRoleArn in outputs.json is 'arn:', not an IAM role ARN, but s3AccessVia is irsa; {FIX}"),
+    ("user ARN as the role", {"sparkRoleArn": "arn:aws:iam::123456789012:user/x"},
+     f"sparkRoleArn in outputs.json is 'arn:aws:iam::123456789012:user/x', not an IAM role ARN, but s3AccessVia is irsa; {FIX}"),
+    ("region with a command", {"region": "us-west-2; rm -rf /"},
+     "region in outputs.json is 'us-west-2; rm -rf /', not an AWS region such as us-west-2"),
+    ("region as a huge number", {"region": 1e308}, f"region in outputs.json must be text, not float; {FIX}"),
+    ("bucket with a command", {"bucketName": "b;rm"}, "bucketName in outputs.json is 'b;rm', not an S3 bucket name"),
+    ("namespace with a newline", {"sparkNamespace": "spark\nx"}, "sparkNamespace in outputs.json is 'spark\\nx', not a Kubernetes name"),
+    ("megabyte region", {"region": "r" * 1_000_000},
+     f"region in outputs.json is '{'r' * 37}...{'r' * 38}', not an AWS region such as us-west-2"),
+]
+
+
+@pytest.mark.parametrize("overrides, expected", [c[1:] for c in OUTPUT_VALUES], ids=[c[0] for c in OUTPUT_VALUES])
+def test_hostile_output_values(overrides: dict[str, Any], expected: str) -> None:
+    assert outputs_error(**overrides) == f"stack output {expected}"
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:8001", "http://localhost:8001", "http://[::1]:8001",
+                                 "https://ABCDEF0123.gr7.us-west-2.eks.amazonaws.com"])
+def test_https_or_loopback_api_servers_are_accepted(url: str) -> None:
+    """kubectl proxy (or a tunnel's local end) may be plain http on this machine."""
+    outputs = parse_outputs(stack_outputs(apiServerUrl=url, kubeconfig=kubeconfig_with(url)),
+                            required=SUBMIT_KEYS, source="outputs.json")
+    assert outputs.api_server_url == url
+
+
+def test_ecr_and_registry_with_port_are_repositories() -> None:
+    for repository in ("123456789012.dkr.ecr.us-west-2.amazonaws.com/spark-dev/spark", "localhost:5000/spark"):
+        outputs = parse_outputs(stack_outputs(imageRepositoryUrl=repository), required=SUBMIT_KEYS, source="o")
+        assert outputs.image_repository_url == repository
+
+
+NOT_USABLE = "is not a usable kubeconfig"
+KUBECONFIGS = [
+    ("not YAML", f"{TOKEN}: [unclosed", "is neither JSON nor YAML"),
+    ("broken JSON", '{"users": [{"user": {"token": "' + TOKEN + '"', "is neither JSON nor YAML"),
+    ("plain text", f"token {TOKEN}", "is not a kubeconfig (it lists no clusters)"),
+    ("python object tag", f"!!python/object/apply:os.system ['echo {TOKEN}']", "is neither JSON nor YAML"),
+    ("20 000 nested JSON objects", "{" + '"a":{' * 20_000 + "}" * 20_001, "is neither JSON nor YAML"),
+    ("5000 nested YAML lists", "a: " + "[" * 5000 + "]" * 5000, "is neither JSON nor YAML"),
+    ("impossible date", f"token: {TOKEN}\ndate: 2024-13-01", "is neither JSON nor YAML"),
+    ("5000-digit number", f"token: {TOKEN}\nn: {NINES}", "is neither JSON nor YAML"),
+    # The Kubernetes client raised AttributeError (a traceback) on the next two.
+    ("server is a number", kubeconfig_with(clusters=[{"name": "test", "cluster": {"server": 5}}]),
+     f"{NOT_USABLE} (clusters[0] has no server URL)"),
+    ("context is text", kubeconfig_with(contexts=[{"name": "test", "context": "zz"}]),
+     f"{NOT_USABLE} (its current-context names no entry in contexts)"),
+    ("cluster entry is a number", json.dumps({"clusters": [1]}), f"{NOT_USABLE} (clusters[0] has no server URL)"),
+    ("server over plain http", kubeconfig_with("http://eks.example.invalid"), f"{NOT_USABLE} (clusters[0]'s server: {CLEAR_TEXT})"),
+    ("credentials in the server URL", kubeconfig_with("https://u:p@eks.example.invalid"),
+     f"{NOT_USABLE} (clusters[0]'s server: it must be the API server's https:// URL without credentials "
+     "(user:password@); the kubeconfig holds them)"),
+    ("no current context", kubeconfig_with(**{"current-context": None}), f"{NOT_USABLE} (it has no current-context)"),
+    ("current context missing", kubeconfig_with(**{"current-context": "other"}),
+     f"{NOT_USABLE} (its current-context names no entry in contexts)"),
+    ("context names no cluster", kubeconfig_with(contexts=[{"name": "test", "context": {"cluster": "x", "user": "test"}}]),
+     f"{NOT_USABLE} (the current context names no entry in clusters)"),
+    ("context names no user", kubeconfig_with(users=[]), f"{NOT_USABLE} (the current context names no entry in users)"),
+    ("hidden secret", "[secret]", "is hidden as [secret]; export it with `pulumi stack output --json --show-secrets`"),
+]
+
+
+@pytest.mark.parametrize("kubeconfig, expected", [c[1:] for c in KUBECONFIGS], ids=[c[0] for c in KUBECONFIGS])
+def test_hostile_kubeconfigs(kubeconfig: str, expected: str) -> None:
+    """A kubeconfig output that is not YAML/JSON, or that could not configure a client or would
+    send its token in clear text, is one line that never quotes it."""
+    message = outputs_error(kubeconfig=kubeconfig)
+    fix = "" if expected.startswith("is hidden") else f"; {FIX}"
+    assert message == f"stack output kubeconfig in outputs.json {expected}{fix}"
+    assert TOKEN not in message
+
+
+@pytest.mark.parametrize(
+    "kubeconfig",
+    [kubeconfig_with(), kubeconfig_with("http://127.0.0.1:1"), yaml.safe_dump(kubeconfig_for("https://eks.example.invalid"))],
+)
+def test_an_accepted_kubeconfig_configures_the_client(kubeconfig: str) -> None:
+    """Whatever parse_kubeconfig lets through, the Kubernetes client can be built from
+    (no request is made: building only reads the mapping)."""
+    outputs = parse_outputs(stack_outputs(kubeconfig=kubeconfig), required=SUBMIT_KEYS, source="o")
+    assert core_api(outputs.kubeconfig).api_client.configuration.api_key == {"BearerToken": f"Bearer {TOKEN}"}
+
+
+OUTPUT_FILES = [
+    ("20 000 nested arrays", "[" * 20_000, "not JSON stack outputs (nested too deeply)"),
+    ("5000-digit number", '{"a": ' + NINES + "}", "not JSON stack outputs (a number is too long to read)"),
+    ("not UTF-8", b"\xff\xfe{", None),
+]
+
+
+@pytest.mark.parametrize("content, expected", [c[1:] for c in OUTPUT_FILES], ids=[c[0] for c in OUTPUT_FILES])
+def test_hostile_outputs_files(tmp_path: Path, content: str | bytes, expected: str | None) -> None:
+    path = tmp_path / "outputs.json"
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content, encoding="utf-8")
+    with pytest.raises(OutputsError) as raised:
+        read_outputs_file(path)
+    if expected is None:
+        assert str(raised.value) == f"--outputs {path}: cannot be read (UnicodeDecodeError); check the path"
+    else:
+        assert str(raised.value) == f"--outputs {path}: {expected}; write it with `pulumi stack output --json --show-secrets`"
