@@ -39,6 +39,7 @@ class Launch:
     # The private kubeconfig handed over in KUBECONFIG, read at launch: it is gone afterwards.
     kubeconfig_path: str | None
     kubeconfig_text: str | None
+    kubeconfig_mode: int | None
 
     @property
     def program(self) -> str:
@@ -60,9 +61,12 @@ class ProcessSpy:
             bound.apply_defaults()
             env = bound.arguments["env"]
             path = env.get("KUBECONFIG") if env else None
-            text = Path(path).read_text(encoding="utf-8") if path and Path(path).is_file() else None
-            self.launches.append(Launch(bound.arguments["args"], bound.arguments["shell"], bound.arguments["executable"],
-                                        dict(env) if env is not None else None, path, text))
+            handed = Path(path) if path and Path(path).is_file() else None
+            self.launches.append(Launch(
+                bound.arguments["args"], bound.arguments["shell"], bound.arguments["executable"],
+                dict(env) if env is not None else None, path,
+                handed.read_text(encoding="utf-8") if handed else None, handed.stat().st_mode & 0o777 if handed else None,
+            ))
             real_init(popen, *args, **kwargs)
 
         real_system = os.system
