@@ -1,0 +1,171 @@
+"""The submitter never runs a shell.
+
+Real code paths run with a spy on every process launch (tests/jobs_guard_helpers.py): the
+dry runs (which start git for the image tag), a cluster submission through the real
+spark-submit against the loopback Kubernetes API recorder, and a local word count. Each
+launch must be an argv list with shell=False, and values full of shell syntax, whose
+interpretation would create canary files, must arrive verbatim where they go (Spark's
+conf, the driver's arguments, the output directory's name) while no canary appears.
+A static scan of jobs/ backs this up for code paths no test reaches.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from jobs import PROJECT_ROOT
+from jobs.__main__ import main
+from tests.conftest import kubeconfig_for, stack_outputs
+from tests.jobs_guard_helpers import (
+    WORDCOUNT_APP,
+    ProcessSpy,
+    cluster_spec,
+    driver_properties,
+    drivers_succeed,
+    posted_driver,
+)
+from tests.k8s_recorder import K8sRecorder
+
+SAMPLE = PROJECT_ROOT / "examples" / "data" / "amazon_reviews_sample.tsv"
+
+
+def hostile_values(canaries: Path) -> dict[str, str]:
+    """Shell syntax that would create a file under `canaries` if anything interpreted it."""
+    return {
+        "substitution": f"$(touch {canaries}/substitution)",
+        "backticks": f"`touch {canaries}/backticks`",
+        "semicolon": f"x; touch {canaries}/semicolon",
+        "and": f"x && touch {canaries}/and",
+        "pipe": f"x | tee {canaries}/pipe",
+        "redirect": f"x > {canaries}/redirect",
+        "newline": f"x\ntouch {canaries}/newline",
+        "quotes": f"x' \"; touch {canaries}/quotes; echo \"'",
+    }
+
+
+@pytest.fixture
+def spy(monkeypatch: pytest.MonkeyPatch) -> ProcessSpy:
+    return ProcessSpy().install(monkeypatch)
+
+
+def test_dry_runs_start_only_git_and_never_a_shell(
+    spy: ProcessSpy, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """--dry-run (text and --json, cluster and --local) with hostile conf values: the only
+    process is git (the image tag from the commit), as an argv list; nothing interprets
+    the values, which are printed shell-quoted."""
+    canaries = tmp_path / "canaries"
+    canaries.mkdir()
+    outputs = tmp_path / "outputs.json"
+    outputs.write_text(json.dumps(stack_outputs()), encoding="utf-8")
+    monkeypatch.chdir(PROJECT_ROOT)
+    confs = [f"--conf=spark.guard.{name}={value}" for name, value in hostile_values(canaries).items()]
+    assert main(["submit", "examples/wordcount.yaml", "--outputs", str(outputs), "--dry-run", *confs]) == 0
+    assert main(["submit", "examples/wordcount.yaml", "--outputs", str(outputs), "--dry-run", "--json", *confs]) == 0
+    assert main(["submit", "examples/wordcount.yaml", "--local", "--dry-run", *confs]) == 0
+    printed = capfd.readouterr()
+    assert printed.err == ""
+    assert "'spark.guard.substitution=$(touch " in printed.out  # quoted in the pasteable command
+
+    spy.assert_no_shell()
+    assert {launch.program for launch in spy.launches} == {"git"}
+    assert [launch.args[3:] for launch in spy.launches[:2]] == [["rev-parse", "--short=12", "HEAD"], ["status", "--porcelain"]]
+    assert list(canaries.iterdir()) == []
+
+
+def test_cluster_submission_runs_spark_submit_as_an_argv_list(
+    bucket: str, recorder: K8sRecorder, spy: ProcessSpy, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """`submit --wait` for real: spark-submit is launched once, as an argv list whose conf and
+    argument elements are the hostile values verbatim; the recorded driver Pod carries the
+    arguments and its spark.properties the conf, unchanged; no canary file appears."""
+    canaries = tmp_path / "canaries"
+    canaries.mkdir()
+    values = hostile_values(canaries)
+    spec = cluster_spec(tmp_path, bucket, conf={f"spark.guard.{name}": value for name, value in values.items()},
+                        args=[values["substitution"], values["semicolon"], values["newline"]])
+    outputs = tmp_path / "outputs.json"
+    outputs.write_text(json.dumps(stack_outputs(
+        apiServerUrl=recorder.url, kubeconfig=json.dumps(kubeconfig_for(recorder.url)), bucketName=bucket)))
+    drivers_succeed(recorder)
+
+    code = main(["submit", str(spec), "--outputs", str(outputs), "--wait"])
+    printed = capfd.readouterr()
+    assert code == 0, printed.err[-3000:]
+
+    spy.assert_no_shell()
+    [launch] = spy.of("spark-submit")
+    assert [launch.program for launch in spy.launches] == ["spark-submit"]
+    for name, value in values.items():
+        assert list(launch.args).count(f"spark.guard.{name}={value}") == 1
+    assert list(launch.args[-3:]) == [values["substitution"], values["semicolon"], values["newline"]]
+
+    container = posted_driver(recorder)["spec"]["containers"][0]
+    assert container["args"][-3:] == [values["substitution"], values["semicolon"], values["newline"]]
+    properties = driver_properties(recorder)
+    assert {name: properties[f"spark.guard.{name}"] for name in values} == values
+    assert list(canaries.iterdir()) == []
+
+
+def test_local_word_count_runs_spark_submit_as_an_argv_list(
+    spy: ProcessSpy, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """`submit --local` for real, reading a file and writing a directory whose names are shell
+    syntax: Spark reads and writes exactly those names; no canary file appears (the run's
+    working directory is where a relative `touch` would create one)."""
+    workdir = tmp_path / "workdir"
+    workdir.mkdir()
+    source = tmp_path / "reviews $(touch canary-input) `touch canary-ticks`.tsv"
+    shutil.copyfile(SAMPLE, source)
+    output = tmp_path / "out; touch canary-output"
+    spec = tmp_path / "job.yaml"
+    spec.write_text(f"name: wordcount\napp: {WORDCOUNT_APP}\n", encoding="utf-8")
+    monkeypatch.chdir(workdir)
+    code = main(["submit", str(spec), "--local", "--set", f"input={source}", "--set", f"output={output}",
+                 "--conf=spark.guard.substitution=$(touch canary-conf)", "--conf=spark.guard.ticks=`touch canary-conf-ticks`"])
+    printed = capfd.readouterr()
+    assert code == 0, printed.err[-3000:]
+
+    spy.assert_no_shell()
+    [launch] = spy.of("spark-submit")
+    assert list(launch.args[-2:]) == [str(source), str(output)]
+    assert "spark.guard.substitution=$(touch canary-conf)" in launch.args
+    assert len(list(output.glob("part-*.csv"))) == 1
+    assert list(workdir.glob("canary*")) == [] and list(tmp_path.glob("canary*")) == []
+
+
+# --- no code path can reach a shell ---------------------------------------------------------
+
+SHELL_CALLS = {
+    ("os", "system"), ("os", "popen"), ("subprocess", "getoutput"), ("subprocess", "getstatusoutput"),
+    ("pty", "spawn"), ("asyncio", "create_subprocess_shell"),
+}
+SHELL_PREFIXES = (("os", "exec"), ("os", "spawn"), ("os", "posix_spawn"))
+
+
+def _called_name(call: ast.Call) -> tuple[str, str] | None:
+    function = call.func
+    if isinstance(function, ast.Attribute) and isinstance(function.value, ast.Name):
+        return function.value.id, function.attr
+    return None
+
+
+@pytest.mark.parametrize("path", sorted((PROJECT_ROOT / "jobs").rglob("*.py")), ids=lambda p: str(p.relative_to(PROJECT_ROOT)))
+def test_no_shell_in_the_submitter_source(path: Path) -> None:
+    """No `shell=True`, os.system, os.popen, os.exec*/spawn*, getoutput, pty.spawn or
+    create_subprocess_shell anywhere in jobs/, and subprocess is always given a list."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    for call in (node for node in ast.walk(tree) if isinstance(node, ast.Call)):
+        name = _called_name(call)
+        where = f"{path.name}:{call.lineno}"
+        assert name not in SHELL_CALLS, where
+        assert not (name and any(name[0] == module and name[1].startswith(prefix) for module, prefix in SHELL_PREFIXES)), where
+        for keyword in call.keywords:
+            assert not (keyword.arg == "shell" and not (isinstance(keyword.value, ast.Constant) and keyword.value.value is False)), where
+        if name and name[0] == "subprocess" and call.args:
+            assert not isinstance(call.args[0], (ast.Constant, ast.JoinedStr, ast.BinOp)), f"{where}: a command string"
