@@ -504,7 +504,7 @@ def test_hostile_output_values(overrides: dict[str, Any], expected: str) -> None
 
 
 @pytest.mark.parametrize("url", ["http://127.0.0.1:8001", "http://localhost:8001", "http://[::1]:8001",
-                                 "https://ABCDEF0123.gr7.us-west-2.eks.amazonaws.com"])
+                                 "https://eks-api.example.invalid"])
 def test_https_or_loopback_api_servers_are_accepted(url: str) -> None:
     """kubectl proxy (or a tunnel's local end) may be plain http on this machine."""
     outputs = parse_outputs(stack_outputs(apiServerUrl=url, kubeconfig=kubeconfig_with(url)),
