@@ -145,6 +145,14 @@ def write_outputs(tmp_path: Path) -> Callable[..., Path]:
     return write
 
 
+def git(repo: Path, *args: str) -> str:
+    """Run git in `repo` with a throwaway identity (tests that build commits of their own)."""
+    return subprocess.run(
+        ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@example.invalid", *args],
+        capture_output=True, text=True, check=True,
+    ).stdout.strip()
+
+
 @pytest.fixture
 def pulumi_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
     """A recorder standing in for the `pulumi` CLI, first on PATH (tests/pulumi_recorder.py)."""

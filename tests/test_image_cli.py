@@ -25,7 +25,7 @@ from jobs.image import PLATFORM, RegistryCredentials, decode_authorization
 from jobs.launch import LaunchError
 from jobs.tags import COMMIT_ABBREV, default_image_tag
 from tests import docker_recorder
-from tests.conftest import REPO_ROOT, TEST_REGION
+from tests.conftest import REPO_ROOT, TEST_REGION, git
 
 MISSING_DOCKER = "jobs: docker not found: install Docker (the CLI and a running engine) and put docker on PATH\n"
 
@@ -308,13 +308,6 @@ def test_malformed_token_is_one_line_without_the_token(token: str) -> None:
 # --- build → push → submit from a temporary checkout -------------------------------------
 
 
-def _git(repo: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@example.invalid", *args],
-        capture_output=True, text=True, check=True,
-    ).stdout.strip()
-
-
 @pytest.fixture
 def checkout(tmp_path: Path) -> Path:
     """A git repository holding a copy of the jobs CLI, the Dockerfile, pod templates and a spec."""
@@ -325,9 +318,9 @@ def checkout(tmp_path: Path) -> Path:
     (repo / "examples").mkdir()
     for name in (".gitignore", ".dockerignore", "examples/wordcount.yaml"):
         shutil.copy(REPO_ROOT / name, repo / name)
-    _git(repo, "init", "-q")
-    _git(repo, "add", ".")
-    _git(repo, "commit", "-qm", "copy")
+    git(repo, "init", "-q")
+    git(repo, "add", ".")
+    git(repo, "commit", "-qm", "copy")
     return repo
 
 
@@ -341,7 +334,7 @@ def test_build_push_submit_agree_on_the_tag_and_mark_a_dirty_tree(
     checkout: Path, docker: Docker, repository_url: str, write_outputs: Callable[..., Path],
 ) -> None:
     """Clean tree → the short commit; an edited app → `<commit>-dirty` for build, push and submit alike."""
-    commit = _git(checkout, "rev-parse", "HEAD")[:COMMIT_ABBREV]
+    commit = git(checkout, "rev-parse", "HEAD")[:COMMIT_ABBREV]
     built = _jobs(checkout, "image", "build")
     assert built.returncode == 0, built.stderr
     assert docker.argvs()[-1][-3:] == ["-t", f"spark-eks-spot:{commit}", str(checkout.resolve())]

@@ -2,19 +2,12 @@
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from jobs.tags import COMMIT_ABBREV, TagError, default_image_tag
-
-
-def git(repo: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@example.invalid", *args],
-        capture_output=True, text=True, check=True,
-    ).stdout.strip()
+from tests.conftest import git
 
 
 @pytest.fixture
