@@ -21,6 +21,7 @@ from typing import Any, Mapping, Sequence
 
 from jobs.outputs import StackOutputs
 from jobs.spec import JobSpec
+from jobs.spot import decommission_conf
 
 # Bucket prefixes with their own lifecycle rules (infra/storage.py).
 EVENT_LOG_PREFIX = "spark-events/"
@@ -135,12 +136,7 @@ def cluster_conf(
         "spark.eventLog.enabled": "true",
         "spark.eventLog.dir": s3a_uri(bucket, EVENT_LOG_PREFIX),
         # Spot: on a reclaim notice, executors hand their blocks to peers or to S3.
-        "spark.decommission.enabled": "true",
-        "spark.storage.decommission.enabled": "true",
-        "spark.storage.decommission.shuffleBlocks.enabled": "true",
-        "spark.storage.decommission.rddBlocks.enabled": "true",
-        "spark.storage.decommission.fallbackStorage.path": s3a_uri(bucket, DECOMMISSION_PREFIX),
-        "spark.storage.decommission.fallbackStorage.cleanUp": "true",
+        **decommission_conf(s3a_uri(bucket, DECOMMISSION_PREFIX)),
         "spark.dynamicAllocation.shuffleTracking.timeout": bounds.shuffle_tracking_timeout,
         "spark.hadoop.fs.s3a.aws.credentials.provider": (
             WEB_IDENTITY_PROVIDER if outputs.s3_access_via == "irsa" else INSTANCE_PROFILE_PROVIDER
