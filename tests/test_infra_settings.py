@@ -10,7 +10,8 @@ from infra.plan import PlanMocks, main, run_plan
 from infra.settings import ConfigError, Settings, settings_from_values
 from tests.infra_plans import with_overrides
 
-GOOD_EXECUTORS = {"instanceTypes": ["m5.xlarge", "m5a.xlarge"], "minSize": 0, "maxSize": 5}
+GOOD_EXECUTORS = {"instanceTypes": ["m5.xlarge", "m5a.xlarge", "m5d.xlarge"], "minSize": 0, "maxSize": 5}
+EXISTING_VPC = {"existingVpcId": "vpc-0123456789abcdef0", "privateSubnetIds": ["subnet-12345678", "subnet-23456789"]}
 
 
 def _settings(**values: object) -> Settings:
@@ -31,9 +32,12 @@ def test_defaults_are_the_cheap_dev_shape() -> None:
 
 def test_structured_values_arrive_as_json_text_like_pulumi_passes_them() -> None:
     """Pulumi hands objects over as JSON strings and scalars as text; both are parsed."""
-    settings = _settings(executors='{"instanceTypes": ["m5.xlarge"], "minSize": "1", "maxSize": "4"}', kubernetesVersion="1.33")
+    settings = _settings(
+        executors='{"instanceTypes": ["m5.xlarge", "m5a.xlarge", "m4.xlarge"], "minSize": "1", "maxSize": "4"}',
+        kubernetesVersion="1.34",
+    )
     assert (settings.executors.min_size, settings.executors.max_size) == (1, 4)
-    assert settings.autoscaler_chart_version == "9.51.0"
+    assert settings.autoscaler_chart_version == "9.53.0"
 
 
 BAD_CONFIGS = [
@@ -49,9 +53,8 @@ BAD_CONFIGS = [
     ({"executors": {**GOOD_EXECUTORS, "spot": True}}, "executors.spot", "is not a setting"),
     ({"executors": {**GOOD_EXECUTORS, "labels": {"eks.amazonaws.com/capacityType": "x"}}}, "executors.labels", "not a valid, user-settable"),
     ({"drivers": {"instanceTypes": ["m5.xlarge"], "minSize": 0, "maxSize": 2}}, "drivers.minSize", "at least 1"),
-    ({"drivers": {"instanceTypes": ["m5.xlarge"], "maxSize": 2}}, "drivers.minSize", "Field required"),
-    ({"exectors": GOOD_EXECUTORS}, "exectors", "is not a setting; known settings: clusterName"),
-    ({"kubernetesVersion": "1.29"}, "kubernetesVersion", "use one of 1.33, 1.34, 1.35"),
+    ({"exectors": GOOD_EXECUTORS}, "exectors", "is not a setting; did you mean executors?"),
+    ({"kubernetesVersion": "1.29"}, "kubernetesVersion", "use one of 1.34, 1.35"),
     ({"clusterName": "Spark_Dev"}, "clusterName", "lowercase letters"),
     ({"clusterName": "a" * 40}, "clusterName", "2-32"),
     ({"sparkNamespace": "kube-system"}, "sparkNamespace", "system namespace"),
@@ -79,7 +82,7 @@ BAD_CONFIGS = [
     ({"apiEndpoint": {"publicAccess": False, "privateAccess": False}}, "apiEndpoint.privateAccess", "must be reachable"),
     ({"apiEndpoint": {"publicAccessCidrs": ["0.0.0.0/33"]}}, "apiEndpoint.publicAccessCidrs", "not an IPv4 CIDR"),
     ({"apiEndpoint": {"publicAccess": False, "publicAccessCidrs": ["198.51.100.0/24"]}}, "apiEndpoint.publicAccessCidrs", "only applies when publicAccess"),
-    ({"apiEndpoint": {"publicAccess": False}}, "apiEndpoint.privateAccessCidrs", "private-only API needs the CIDRs"),
+    ({"network": EXISTING_VPC, "apiEndpoint": {"publicAccess": False}}, "apiEndpoint.privateAccessCidrs", "private-only API needs the CIDRs"),
     ({"apiEndpoint": {"privateAccess": False, "privateAccessCidrs": ["10.0.0.0/16"]}}, "apiEndpoint.privateAccessCidrs", "only applies when privateAccess"),
     ({"apiEndpoint": {"adminRoleArns": ["arn:aws:iam::123:user/bob"]}}, "apiEndpoint.adminRoleArns", "not an IAM role ARN"),
     ({"controlPlaneLogRetentionDays": 0}, "controlPlaneLogRetentionDays", "greater than or equal to 1"),
@@ -108,10 +111,11 @@ def test_each_bad_value_names_its_key_and_what_is_allowed(values: dict, key: str
 
 @pytest.mark.parametrize("region", [None, "", "us-west", "US-WEST-2", "mars-north-1a"])
 def test_region_must_be_an_aws_region(region: str | None) -> None:
-    """aws:region is required and must look like one."""
+    """aws:region is required and must be one; the message names the key in its own namespace."""
     with pytest.raises(ConfigError) as caught:
         settings_from_values({}, stack="dev", region=region)
-    assert str(caught.value).startswith("config spark-eks-spot:aws:region: ")
+    assert str(caught.value).startswith("config aws:region: ")
+    assert caught.value.key == "aws:region"
 
 
 def test_subnets_are_carved_without_overlap() -> None:
