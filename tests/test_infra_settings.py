@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import typing
+
 import pulumi
 import pytest
+from pydantic import BaseModel
+from pydantic.alias_generators import to_camel
 
 from infra.instance_types import instance_size
 from infra.network import subnet_cidrs
-from infra.plan import PlanMocks, main, run_plan
-from infra.settings import EXECUTOR_INSTANCE_TYPES, ConfigError, Settings, aws_regions, settings_from_values
+from infra.plan import ROOT, PlanMocks, main, run_plan
+from infra.settings import CONFIG_KEYS, EXECUTOR_INSTANCE_TYPES, ConfigError, Settings, aws_regions, settings_from_values
 from tests.infra_plans import with_overrides
 
 GOOD_EXECUTORS = {"instanceTypes": ["m5.xlarge", "m5a.xlarge", "m5d.xlarge"], "minSize": 0, "maxSize": 5}
@@ -292,3 +296,18 @@ def test_a_spot_size_with_too_few_offered_types_says_so() -> None:
     with pytest.raises(ConfigError, match="offers too few types of c5.xlarge's size"):
         _settings(executors={"instanceTypes": ["c5.xlarge"]})
     assert _settings(drivers={"instanceTypes": ["c5.xlarge"]}).drivers.instance_types == ("c5.xlarge",)
+
+
+def test_the_readme_configuration_table_names_every_setting() -> None:
+    """Every key `settings_from_values` accepts, nested ones too, is in README's Configuration section."""
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("## Configuration"):readme.index("## Run Spark jobs")]
+    rows = "\n".join(line.split(" | ")[0] for line in section.splitlines() if line.startswith("| `"))
+    fields = {to_camel(name): info for name, info in Settings.model_fields.items()}
+    for key in CONFIG_KEYS:
+        assert f"`{key}" in rows, key
+        annotation = fields[key].annotation
+        nested = typing.get_args(annotation)[1] if typing.get_origin(annotation) is dict else annotation
+        if isinstance(nested, type) and issubclass(nested, BaseModel):
+            for field in nested.model_fields:
+                assert f"`{to_camel(field)}`" in section or f".{to_camel(field)}`" in section, f"{key}.{to_camel(field)}"
