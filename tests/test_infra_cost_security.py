@@ -19,6 +19,7 @@ from infra.settings import (
     DEFAULT_KUBERNETES_VERSION,
     SUPPORT_WARNING_DAYS,
     ConfigError,
+    Settings,
     settings_from_values,
     standard_support_notice,
 )
@@ -38,7 +39,7 @@ def dev() -> Plan:
     return stack_plan("dev")
 
 
-def _settings(**values: object):
+def _settings(**values: object) -> Settings:
     return settings_from_values(values, stack="dev", region="us-west-2")
 
 

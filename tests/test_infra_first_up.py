@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from infra.asg_tags import MAX_TAG_KEY_LENGTH, label_tag_key, tag_name_suffix
 from infra.nodegroups import autoscaler_asg_tags, node_group_specs
 from infra.plan import Plan, PlanMocks, main, run_plan
-from infra.settings import ConfigError, check_admin_roles, settings_from_values
+from infra.settings import ConfigError, Settings, check_admin_roles, settings_from_values
 from tests.infra_plans import only, plan_with, stack_plan, with_overrides
 
 ADDON = "aws:eks/addon:Addon"
@@ -22,7 +22,7 @@ EXISTING_VPC = {"existingVpcId": "vpc-0123456789abcdef0", "privateSubnetIds": ["
 ASSUMED_DEPLOYER = "arn:aws:sts::123456789012:assumed-role/platform-deployer/ci-session-42"
 
 
-def _settings(**values: object):
+def _settings(**values: object) -> Settings:
     return settings_from_values(values, stack="dev", region="us-west-2")
 
 
