@@ -6,8 +6,9 @@ resource (type token, logical name, inputs as the engine sees them, and the reso
 waits for through `depends_on`), a summary of what matters before `pulumi up` (versions,
 upgrade policy, add-on order, S3 endpoint) and the stack outputs. Values only AWS knows
 (endpoints, generated names, looked-up versions) are placeholders; secrets print as
-`[secret]`, as `pulumi preview` shows them. A warning goes to stderr when the chosen
-Kubernetes version leaves EKS standard support within 60 days.
+`[secret]`, as `pulumi preview` shows them. Warnings go to stderr: the chosen Kubernetes
+version leaves EKS standard support within 60 days, or the API allow-list is still an
+example (documentation) range.
 
 The stock `MockMonitor` has two gaps with multi-language components such as pulumi-eks
 (see ../shared/field-notes.md): resource-valued inputs and component method calls.
@@ -32,7 +33,14 @@ from pulumi.runtime import rpc
 from pulumi.runtime import settings as runtime_settings
 from pulumi.runtime.proto import resource_pb2
 
-from infra.settings import PROJECT, ConfigError, Settings, settings_from_values, standard_support_notice
+from infra.settings import (
+    PROJECT,
+    ConfigError,
+    Settings,
+    example_cidr_notice,
+    settings_from_values,
+    standard_support_notice,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 ACCOUNT_ID = "123456789012"
@@ -362,10 +370,11 @@ def main(argv: list[str] | None = None, today: date | None = None) -> int:
     except (FileNotFoundError, yaml.YAMLError) as error:
         print(f"error: {str(error).splitlines()[0]}", file=sys.stderr)
         return 2
-    notice = standard_support_notice(
-        settings.kubernetes_version, settings.upgrade_policy.support_type, today or date.today()
+    notices = (
+        standard_support_notice(settings.kubernetes_version, settings.upgrade_policy.support_type, today or date.today()),
+        example_cidr_notice(settings.api_endpoint),
     )
-    if notice:
+    for notice in filter(None, notices):
         print(f"warning: {notice}", file=sys.stderr)
     if args.json:
         json.dump(plan.as_json(), sys.stdout, indent=2, sort_keys=True)

@@ -680,6 +680,28 @@ def standard_support_notice(
     return f"Kubernetes {version} {when}; {then}: {move}"
 
 
+# RFC 5737 reserves these for documentation: no machine that runs `pulumi up` has such an address.
+_DOCUMENTATION_NETWORKS = tuple(
+    ipaddress.IPv4Network(cidr) for cidr in ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24")
+)
+
+
+def example_cidr_notice(endpoint: ApiEndpointSettings) -> str | None:
+    """One line when publicAccessCidrs still holds a documentation range, as the prod example ships."""
+    if not endpoint.public_access:
+        return None
+    examples = [
+        cidr for cidr in endpoint.public_access_cidrs
+        if any(ipaddress.IPv4Network(cidr).subnet_of(network) for network in _DOCUMENTATION_NETWORKS)
+    ]
+    if not examples:
+        return None
+    return (
+        f"apiEndpoint.publicAccessCidrs {', '.join(examples)} is a documentation range (RFC 5737): replace it "
+        "with the networks `pulumi up` and jobs run from, or they cannot reach the API"
+    )
+
+
 def load_settings() -> Settings:
     """Read and validate the current stack's config (inside a Pulumi program)."""
     import pulumi

@@ -5,6 +5,8 @@ Each test names the rule of the real system it guards and where that rule is wri
 
 from __future__ import annotations
 
+from datetime import date
+
 import pulumi
 import pytest
 from hypothesis import given, settings
@@ -13,7 +15,7 @@ from hypothesis import strategies as st
 from infra.asg_tags import MAX_TAG_KEY_LENGTH, label_tag_key, tag_name_suffix
 from infra.nodegroups import autoscaler_asg_tags, node_group_specs
 from infra.plan import Plan, PlanMocks, main, run_plan
-from infra.settings import ConfigError, Settings, check_admin_roles, settings_from_values
+from infra.settings import ConfigError, Settings, check_admin_roles, example_cidr_notice, settings_from_values
 from tests.infra_plans import only, plan_with, stack_plan, with_overrides
 
 ADDON = "aws:eks/addon:Addon"
@@ -137,6 +139,21 @@ def test_the_prod_example_is_deployable_from_outside_the_vpc() -> None:
     """Pulumi.prod.yaml creates its VPC, so its API must be public (allow-listed) for `pulumi up`."""
     cluster = only(stack_plan("prod"), "eks:index:Cluster").inputs
     assert cluster["endpointPublicAccess"] is True and "0.0.0.0/0" not in cluster["publicAccessCidrs"]
+
+
+def test_the_plan_warns_while_the_prod_allow_list_is_still_the_example(capsys: pytest.CaptureFixture[str]) -> None:
+    """Pulumi.prod.yaml ships 203.0.113.0/24, a range RFC 5737 reserves for documentation: no machine
+    running `pulumi up` has such an address, so the plan says to replace it (and dev, open, says nothing)."""
+    assert main(["--stack", "prod"], today=date(2026, 12, 1)) == 0
+    err = capsys.readouterr().err
+    assert err == (
+        "warning: apiEndpoint.publicAccessCidrs 203.0.113.0/24 is a documentation range (RFC 5737): replace it "
+        "with the networks `pulumi up` and jobs run from, or they cannot reach the API\n"
+    )
+    assert example_cidr_notice(_settings(apiEndpoint={"publicAccessCidrs": ["198.51.100.7/32"]}).api_endpoint)
+    assert example_cidr_notice(_settings(apiEndpoint={"publicAccessCidrs": ["192.0.3.0/24"]}).api_endpoint) is None
+    assert main(["--stack", "dev"], today=date(2026, 12, 1)) == 0
+    assert capsys.readouterr().err == ""
 
 
 # --- 3. no admin entry for the identity running `pulumi up` ------------------------------------------
