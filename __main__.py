@@ -7,12 +7,13 @@ Loads the stack's settings, wires the components and exports the outputs that th
 import pulumi
 import pulumi_aws as aws
 
+from infra.addons import ClusterAddons, ClusterAddonsArgs
 from infra.autoscaler import AutoscalerArgs, ClusterAutoscaler
 from infra.cluster import Cluster, ClusterArgs
 from infra.iam import NodeRole, SparkS3Access, SparkS3AccessArgs
 from infra.network import Network, NetworkArgs
 from infra.nodegroups import NodeGroups, NodeGroupsArgs
-from infra.settings import ConfigError, load_settings
+from infra.settings import ConfigError, check_admin_roles, load_settings
 from infra.spark_rbac import SparkRbac, SparkRbacArgs
 from infra.storage import Storage, StorageArgs
 
@@ -23,6 +24,14 @@ except ConfigError as error:
 
 aws_provider = aws.Provider("aws", region=settings.region, default_tags={"tags": settings.resource_tags})
 on_aws = pulumi.ResourceOptions(providers={"aws": aws_provider})
+
+if settings.api_endpoint.admin_role_arns:
+    # Before anything is declared: an admin entry for the identity running this fails with 409.
+    caller = aws.get_caller_identity(opts=pulumi.InvokeOptions(provider=aws_provider))
+    try:
+        check_admin_roles(settings, caller.arn)
+    except ConfigError as error:
+        raise pulumi.RunError(str(error)) from None
 
 storage = Storage(
     "storage",
@@ -36,6 +45,7 @@ cluster = Cluster(
     ClusterArgs(
         cluster_name=settings.cluster_name,
         kubernetes_version=settings.kubernetes_version,
+        support_type=settings.upgrade_policy.support_type,
         api_endpoint=settings.api_endpoint,
         vpc_id=network.vpc_id,
         private_subnet_ids=network.private_subnet_ids,
@@ -48,15 +58,21 @@ node_groups = NodeGroups(
     "nodegroups",
     NodeGroupsArgs(
         cluster=cluster.eks_cluster,
-        cluster_name=settings.cluster_name,
         node_role=node_role.role,
         subnet_ids=network.private_subnet_ids,
+        kubernetes_version=settings.kubernetes_version,
         drivers=settings.drivers,
         executors=settings.executors,
         extra_executors=settings.extra_executor_groups,
+        pods_use_instance_credentials=settings.s3_access_via == "nodeRole",
     ),
     # Nodes join only once the role's worker policies are attached.
     opts=pulumi.ResourceOptions.merge(on_aws, pulumi.ResourceOptions(depends_on=[node_role])),
+)
+addons = ClusterAddons(
+    "addons",
+    ClusterAddonsArgs(cluster.name, settings.kubernetes_version, node_groups.on_demand),
+    opts=on_aws,
 )
 spark_s3 = SparkS3Access(
     "spark-s3",
@@ -84,8 +100,8 @@ ClusterAutoscaler(
         oidc_provider_arn=cluster.oidc_provider_arn,
         oidc_provider_url=cluster.oidc_provider_url,
     ),
-    # It needs an On-Demand node to run on.
-    opts=pulumi.ResourceOptions.merge(on_cluster, pulumi.ResourceOptions(depends_on=[node_groups])),
+    # It needs an On-Demand node to run on, with the cluster's DNS and networking add-ons.
+    opts=pulumi.ResourceOptions.merge(on_cluster, pulumi.ResourceOptions(depends_on=[node_groups, addons])),
 )
 spark_rbac = SparkRbac(
     "spark",

@@ -1,4 +1,11 @@
-"""The EKS control plane (pulumi-eks `Cluster`) and the Kubernetes provider built from it."""
+"""The EKS control plane (pulumi-eks `Cluster`) and the Kubernetes provider built from it.
+
+pulumi-eks's own managed add-ons are switched off: it would create them with the control
+plane, before any node exists, and CoreDNS then stays DEGRADED until `pulumi up` times out
+(pulumi-eks nodejs/eks/cluster/cluster.ts, pulumi-eks#1819). `infra.addons` creates them
+after the On-Demand node group instead; until then the nodes run on the self-managed
+vpc-cni, kube-proxy and CoreDNS that EKS installs with every new cluster.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +18,8 @@ import pulumi_kubernetes as k8s
 
 from infra.settings import ApiEndpointSettings
 
+CLUSTER_ADMIN_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
+
 # Control-plane logs worth their CloudWatch cost: who did what, and who authenticated.
 CONTROL_PLANE_LOG_TYPES = ("audit", "authenticator")
 
@@ -19,6 +28,8 @@ CONTROL_PLANE_LOG_TYPES = ("audit", "authenticator")
 class ClusterArgs:
     cluster_name: str
     kubernetes_version: str
+    # STANDARD or EXTENDED: what EKS does when the version leaves standard support.
+    support_type: str
     api_endpoint: ApiEndpointSettings
     vpc_id: pulumi.Input[str]
     private_subnet_ids: pulumi.Input[list[str]]
@@ -28,6 +39,7 @@ class ClusterArgs:
 
 class Cluster(pulumi.ComponentResource):
     eks_cluster: eks.Cluster
+    name: pulumi.Output[str]
     provider: k8s.Provider
     endpoint: pulumi.Output[str]
     kubeconfig_json: pulumi.Output[str]
@@ -48,6 +60,9 @@ class Cluster(pulumi.ComponentResource):
             f"{name}-eks",
             name=args.cluster_name,
             version=args.kubernetes_version,
+            # EKS's default is EXTENDED, which quietly bills $0.60 instead of $0.10 per hour
+            # once the version leaves standard support (API UpgradePolicyRequest).
+            upgrade_policy=aws.eks.ClusterUpgradePolicyArgs(support_type=args.support_type),
             vpc_id=args.vpc_id,
             private_subnet_ids=args.private_subnet_ids,
             public_subnet_ids=args.public_subnet_ids,
@@ -61,7 +76,7 @@ class Cluster(pulumi.ComponentResource):
                     principal_arn=arn,
                     access_policies={
                         "cluster-admin": eks.AccessPolicyAssociationArgs(
-                            policy_arn="arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy",
+                            policy_arn=CLUSTER_ADMIN_POLICY,
                             access_scope=aws.eks.AccessPolicyAssociationAccessScopeArgs(type="cluster"),
                         )
                     },
@@ -69,8 +84,10 @@ class Cluster(pulumi.ComponentResource):
                 for index, arn in enumerate(endpoint.admin_role_arns)
             }
             or None,
-            # CoreDNS as a managed add-on, so EKS upgrades it with the control plane.
-            coredns_addon_options=eks.CoreDnsAddonOptionsArgs(enabled=True),
+            # Managed add-ons come from infra.addons, after the nodes (see the module docstring).
+            coredns_addon_options=eks.CoreDnsAddonOptionsArgs(enabled=False),
+            kube_proxy_addon_options=eks.KubeProxyAddonOptionsArgs(enabled=False),
+            use_default_vpc_cni=True,
             endpoint_public_access=endpoint.public_access,
             endpoint_private_access=endpoint.private_access,
             public_access_cidrs=list(endpoint.public_access_cidrs) if endpoint.public_access else None,
@@ -97,6 +114,7 @@ class Cluster(pulumi.ComponentResource):
             enable_server_side_apply=True,
             opts=pulumi.ResourceOptions(parent=self),
         )
+        self.name = self.eks_cluster.eks_cluster.name
         self.endpoint = self.eks_cluster.eks_cluster.endpoint
         self.oidc_provider_arn = self.eks_cluster.oidc_provider_arn
         self.oidc_provider_url = self.eks_cluster.oidc_provider_url

@@ -3,6 +3,13 @@
 Nodes only ever run in private subnets (no public IPs); public subnets exist for the
 NAT gateways and internet-facing load balancers. One NAT gateway is the cheap default;
 `natGateways: perAz` keeps each AZ's egress alive when another AZ fails.
+
+A gateway VPC endpoint for S3 sits on the private route tables: S3 traffic (Spark's reads
+and writes, and the image layers ECR serves from S3) then skips the NAT gateway, which
+charges per GB processed, while gateway endpoints "come at no additional charge" (AWS
+Prescriptive Guidance, startup security baseline WKLD.12). An existing VPC gets one too
+unless `network.s3GatewayEndpoint: false` (it may have its own: a route table takes one
+gateway endpoint per service).
 """
 
 from __future__ import annotations
@@ -32,14 +39,26 @@ class Network(pulumi.ComponentResource):
     vpc_id: pulumi.Output[str]
     private_subnet_ids: pulumi.Output[list[str]]
     public_subnet_ids: pulumi.Output[list[str]]
+    s3_endpoint: aws.ec2.VpcEndpoint | None
 
     def __init__(self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("spark-eks-spot:infra:Network", name, None, opts)
         settings = args.settings
+        self.s3_endpoint = None
         if settings.uses_existing_vpc:
             self.vpc_id = pulumi.Output.from_input(settings.existing_vpc_id)  # type: ignore[arg-type]
             self.private_subnet_ids = pulumi.Output.from_input(list(settings.private_subnet_ids))
             self.public_subnet_ids = pulumi.Output.from_input(list(settings.public_subnet_ids))
+            if settings.s3_gateway_endpoint:
+                # Each private subnet's route table (explicitly associated), once each.
+                tables = [
+                    aws.ec2.get_route_table_output(
+                        vpc_id=settings.existing_vpc_id, subnet_id=subnet_id, opts=pulumi.InvokeOutputOptions(parent=self)
+                    ).route_table_id
+                    for subnet_id in settings.private_subnet_ids
+                ]
+                route_table_ids = pulumi.Output.all(*tables).apply(lambda ids: sorted(set(ids)))
+                self.s3_endpoint = self._s3_gateway_endpoint(name, args.cluster_name, self.vpc_id, route_table_ids)
         else:
             self._create_vpc(name, args)
         self.register_outputs(
@@ -117,6 +136,7 @@ class Network(pulumi.ComponentResource):
             for i in nat_zones
         ]
         private_subnets = []
+        private_route_tables = []
         for i in range(settings.availability_zones):
             # perAz: each zone egresses through its own NAT; single: all through the first.
             nat = nat_gateways[i % len(nat_gateways)]
@@ -127,8 +147,29 @@ class Network(pulumi.ComponentResource):
                 tags={"Name": f"{args.cluster_name}-private-{i}"},
                 opts=child,
             )
+            private_route_tables.append(routes)
             private_subnets.append(subnet("private", i, private_cidrs[i], "kubernetes.io/role/internal-elb", routes))
 
         self.vpc_id = vpc.id
         self.private_subnet_ids = pulumi.Output.all(*[s.id for s in private_subnets])
         self.public_subnet_ids = pulumi.Output.all(*[s.id for s in public_subnets])
+        self.s3_endpoint = self._s3_gateway_endpoint(
+            name, args.cluster_name, vpc.id, pulumi.Output.all(*[table.id for table in private_route_tables])
+        )
+
+    def _s3_gateway_endpoint(
+        self, name: str, cluster_name: str, vpc_id: pulumi.Input[str], route_table_ids: pulumi.Input[list[str]]
+    ) -> aws.ec2.VpcEndpoint:
+        # The region's S3 service name as EC2 spells it (com.amazonaws.<region>.s3, other partitions differ).
+        service = aws.ec2.get_vpc_endpoint_service_output(
+            service="s3", service_type="Gateway", opts=pulumi.InvokeOutputOptions(parent=self)
+        )
+        return aws.ec2.VpcEndpoint(
+            f"{name}-s3",
+            vpc_id=vpc_id,
+            service_name=service.service_name,
+            vpc_endpoint_type="Gateway",
+            route_table_ids=route_table_ids,
+            tags={"Name": f"{cluster_name}-s3"},
+            opts=pulumi.ResourceOptions(parent=self),
+        )

@@ -1,15 +1,19 @@
-"""The two managed node groups, and the Auto Scaling group tags the cluster-autoscaler reads.
+"""The managed node groups, and the Auto Scaling group tags the cluster-autoscaler reads.
 
 Drivers (and cluster add-ons) run On-Demand so a Spot reclaim never kills a job's
-driver; executors run on Spot across several same-size instance types. Managed node
-group tags do not reach the Auto Scaling group (aws/containers-roadmap#608), so the
-autoscaler's discovery and node-template tags are put on the ASG directly; without the
-node-template tags the autoscaler cannot scale a group up from zero.
+driver; executors run on Spot across several same-size instance types. Each kind of
+group is one `NodeGroupSpec` (`node_group_specs`), so another kind is one more entry.
+
+EKS tags a managed node group's Auto Scaling group for the autoscaler's auto-discovery
+itself (EKS user guide, managed-node-groups: "Amazon EKS tags managed node group resources
+so that they are configured to use the Kubernetes Cluster Autoscaler"), so those tags are
+not declared here. The node-template tags are: EKS does not add them, managed node group
+tags do not reach the ASG (aws/containers-roadmap#608), and without them the autoscaler
+cannot scale a group up from zero.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
@@ -17,14 +21,45 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_eks as eks
 
+from infra.asg_tags import (
+    CAPACITY_TYPE_LABEL,
+    ROLE_LABEL,
+    SPOT_TAINT,
+    TAINT_EFFECTS,
+    label_tag_key,
+    resource_tag_key,
+    tag_name_suffix,
+    taint_tag_key,
+)
 from infra.settings import NodeGroupSettings
 
-CAPACITY_TYPE_LABEL = "eks.amazonaws.com/capacityType"
-ROLE_LABEL = "spark-eks-spot/role"
-# Executors' Spot nodes repel everything that does not tolerate this taint (add-ons, drivers).
-SPOT_TAINT = {"key": "spark-eks-spot/spot", "value": "true", "effect": "NO_SCHEDULE"}
-_TAINT_EFFECTS = {"NO_SCHEDULE": "NoSchedule", "NO_EXECUTE": "NoExecute", "PREFER_NO_SCHEDULE": "PreferNoSchedule"}
+__all__ = ["CAPACITY_TYPE_LABEL", "ROLE_LABEL", "SPOT_TAINT", "AMI_TYPE", "NodeGroups", "NodeGroupsArgs"]
+
 AMI_TYPE = "AL2023_x86_64_STANDARD"
+
+# What the kubelet of an AL2023 EKS node keeps from its root disk (ephemeral storage):
+# nodeadm sets kubeReserved ephemeral-storage 1Gi and evictionHard nodefs.available 10%
+# (awslabs/amazon-eks-ami nodeadm/internal/kubelet/config.go), and the kubelet subtracts
+# both from the filesystem's capacity: allocatable = capacity - reserved - hard eviction
+# threshold (kubernetes/community design-proposals/node/node-allocatable.md).
+KUBE_RESERVED_EPHEMERAL_MIB = 1024
+EVICTION_HARD_NODEFS_AVAILABLE = 0.10
+# The root filesystem is the disk less its boot partitions and filesystem metadata (XFS
+# log): an estimate, kept as a margin so the tag never promises more than a node has.
+ROOT_FILESYSTEM_OVERHEAD_MIB = 1024
+
+
+def allocatable_ephemeral_storage(disk_size_gib: int) -> str:
+    """The ephemeral storage a new node offers pods, as a Kubernetes quantity in binary units.
+
+    The autoscaler takes a node-template `resources/ephemeral-storage` tag as the template
+    node's capacity and uses it as allocatable unchanged (kubernetes/autoscaler
+    cluster-autoscaler/cloudprovider/aws/aws_manager.go buildNodeFromTemplate), so the tag
+    must say what the kubelet will really allow, not the disk size.
+    """
+    capacity_mib = disk_size_gib * 1024 - ROOT_FILESYSTEM_OVERHEAD_MIB
+    allocatable_mib = capacity_mib - KUBE_RESERVED_EPHEMERAL_MIB - capacity_mib * EVICTION_HARD_NODEFS_AVAILABLE
+    return f"{int(allocatable_mib)}Mi"
 
 
 @dataclass(frozen=True)
@@ -58,24 +93,17 @@ def node_group_specs(
     ]
 
 
-def autoscaler_asg_tags(cluster_name: str, spec: NodeGroupSpec) -> dict[str, str]:
-    """Discovery tags plus a node-template tag for every label and taint a pod may select on."""
-    template = "k8s.io/cluster-autoscaler/node-template"
+def autoscaler_asg_tags(spec: NodeGroupSpec) -> dict[str, str]:
+    """A node-template tag for every label and taint a pod may select on, and the node's ephemeral storage."""
     tags = {
-        "k8s.io/cluster-autoscaler/enabled": "true",
-        f"k8s.io/cluster-autoscaler/{cluster_name}": "owned",
-        f"{template}/label/{CAPACITY_TYPE_LABEL}": spec.capacity_type,
-        f"{template}/resources/ephemeral-storage": f"{spec.settings.disk_size_gib}G",
+        label_tag_key(CAPACITY_TYPE_LABEL): spec.capacity_type,
+        resource_tag_key("ephemeral-storage"): allocatable_ephemeral_storage(spec.settings.disk_size_gib),
     }
     for key, value in spec.labels.items():
-        tags[f"{template}/label/{key}"] = value
+        tags[label_tag_key(key)] = value
     for taint in spec.taints:
-        tags[f"{template}/taint/{taint['key']}"] = f"{taint['value']}:{_TAINT_EFFECTS[taint['effect']]}"
+        tags[taint_tag_key(taint["key"])] = f"{taint['value']}:{TAINT_EFFECTS[taint['effect']]}"
     return tags
-
-
-def _slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
 
 
 def _first_asg_name(node_group: Any) -> pulumi.Output[str]:
@@ -85,16 +113,20 @@ def _first_asg_name(node_group: Any) -> pulumi.Output[str]:
 @dataclass(frozen=True)
 class NodeGroupsArgs:
     cluster: eks.Cluster
-    cluster_name: str
     node_role: aws.iam.Role
     subnet_ids: pulumi.Input[list[str]]
+    kubernetes_version: str
     drivers: NodeGroupSettings
     executors: NodeGroupSettings
     extra_executors: Mapping[str, NodeGroupSettings] = field(default_factory=dict)
+    # Pods reach the node's instance credentials (s3AccessVia: nodeRole) only with IMDSv2's
+    # hop limit at 2; AL2023 managed nodes get 1 without a launch template of our own.
+    pods_use_instance_credentials: bool = False
 
 
 class NodeGroups(pulumi.ComponentResource):
     groups: dict[str, eks.ManagedNodeGroup]
+    on_demand: eks.ManagedNodeGroup
     summary: dict[str, dict[str, Any]]
 
     def __init__(self, name: str, args: NodeGroupsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
@@ -111,7 +143,13 @@ class NodeGroups(pulumi.ComponentResource):
                 capacity_type=spec.capacity_type,
                 instance_types=list(settings.instance_types),
                 ami_type=AMI_TYPE,
+                # Nodes follow the control plane: pulumi-eks tracks the cluster version only while
+                # no launch template is passed (nodejs/eks/nodes/nodegroup.ts), so say it outright.
+                version=args.kubernetes_version,
                 disk_size=settings.disk_size_gib,
+                # pulumi-eks then builds a launch template with httpTokens required and hop limit 2
+                # (createMNGCustomLaunchTemplate); without it the hop limit stays 1, as IRSA wants.
+                enable_imd_sv2=True if args.pods_use_instance_credentials else None,
                 scaling_config=aws.eks.NodeGroupScalingConfigArgs(
                     min_size=settings.min_size,
                     desired_size=settings.initial_size,
@@ -124,9 +162,9 @@ class NodeGroups(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self),
             )
             asg_name = group.node_group.apply(_first_asg_name)
-            for key, value in autoscaler_asg_tags(args.cluster_name, spec).items():
+            for key, value in autoscaler_asg_tags(spec).items():
                 aws.autoscaling.Tag(
-                    f"{name}-{spec.key}-{_slug(key.removeprefix('k8s.io/cluster-autoscaler/'))}",
+                    f"{name}-{spec.key}-{tag_name_suffix(key)}",
                     autoscaling_group_name=asg_name,
                     tag=aws.autoscaling.TagTagArgs(key=key, value=value, propagate_at_launch=False),
                     opts=pulumi.ResourceOptions(parent=self),
@@ -139,4 +177,6 @@ class NodeGroups(pulumi.ComponentResource):
                 "maxSize": settings.max_size,
                 "role": spec.role,
             }
+        # Cluster add-ons and the autoscaler wait for this group: it is where they run.
+        self.on_demand = self.groups["drivers"]
         self.register_outputs({"nodeGroups": self.summary})

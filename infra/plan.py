@@ -2,9 +2,13 @@
 
 No credentials, no CLI: `python -m infra.plan --stack dev [--json]` reads
 `Pulumi.dev.yaml`, runs `__main__.py` with Pulumi's own mock engine and prints every
-resource (type token, logical name, inputs as the engine sees them) and the stack
-outputs. Values only AWS knows (endpoints, generated names) are placeholders; secrets
-print as `[secret]`, as `pulumi preview` shows them.
+resource (type token, logical name, inputs as the engine sees them, and the resources it
+waits for through `depends_on`), a summary of what matters before `pulumi up` (versions,
+upgrade policy, add-on order, S3 endpoint) and the stack outputs. Values only AWS knows
+(endpoints, generated names, looked-up versions) are placeholders; secrets print as
+`[secret]`, as `pulumi preview` shows them. Warnings go to stderr: the chosen Kubernetes
+version leaves EKS standard support within 60 days, or the API allow-list is still an
+example (documentation) range.
 
 The stock `MockMonitor` has two gaps with multi-language components such as pulumi-eks
 (see ../shared/field-notes.md): resource-valued inputs and component method calls.
@@ -18,6 +22,7 @@ import json
 import runpy
 import sys
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -28,7 +33,14 @@ from pulumi.runtime import rpc
 from pulumi.runtime import settings as runtime_settings
 from pulumi.runtime.proto import resource_pb2
 
-from infra.settings import PROJECT, ConfigError
+from infra.settings import (
+    PROJECT,
+    ConfigError,
+    Settings,
+    example_cidr_notice,
+    settings_from_values,
+    standard_support_notice,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 ACCOUNT_ID = "123456789012"
@@ -44,9 +56,14 @@ class PlannedResource:
     custom: bool
     # The type token of the parent resource; the mocks do not pass parents, the monitor does.
     parent_type: str = ""
+    # Logical names of the resources it waits for through `depends_on` (not through inputs).
+    depends_on: list[str] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
-        return {"type": self.type, "name": self.name, "inputs": self.inputs}
+        record = {"type": self.type, "name": self.name, "inputs": self.inputs}
+        if self.depends_on:
+            record["dependsOn"] = self.depends_on
+        return record
 
 
 @dataclass
@@ -88,11 +105,15 @@ def _plain(value: Any) -> Any:
 class PlanMocks(pulumi.runtime.Mocks):
     """Answers the engine for every resource with plausible outputs and records the inputs."""
 
-    def __init__(self, region: str) -> None:
+    def __init__(self, region: str, caller_arn: str = f"arn:aws:iam::{ACCOUNT_ID}:user/plan") -> None:
         self.region = region
+        # Who `pulumi up` runs as; a test may pose as an assumed role.
+        self.caller_arn = caller_arn
         self.monitor: PlanMonitor | None = None
         self.plan = Plan()
         self.parents: dict[tuple[str, str], str] = {}
+        self.depends_on: dict[tuple[str, str], list[str]] = {}
+        self.calls: list[tuple[str, dict[str, Any]]] = []
 
     def _register_child(self, type_token: str, name: str, state: dict[str, Any]) -> dict[str, Any]:
         """Register a resource a component would have created and return a reference to it."""
@@ -107,7 +128,10 @@ class PlanMocks(pulumi.runtime.Mocks):
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
         parent_type = self.parents.pop((args.typ, args.name), "")
-        self.plan.resources.append(PlannedResource(args.typ, args.name, _plain(args.inputs), bool(args.custom), parent_type))
+        depends_on = self.depends_on.pop((args.typ, args.name), [])
+        self.plan.resources.append(
+            PlannedResource(args.typ, args.name, _plain(args.inputs), bool(args.custom), parent_type, depends_on)
+        )
         outputs: dict[str, Any] = dict(args.inputs)
         name = args.inputs.get("name") or args.name
         if args.typ.startswith("aws:"):
@@ -161,13 +185,24 @@ class PlanMocks(pulumi.runtime.Mocks):
         }
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+        self.calls.append((args.token, _plain(dict(args.args))))
+        if args.token == "aws:eks/getAddonVersion:getAddonVersion":
+            # EKS answers with its default version of the add-on for that Kubernetes minor.
+            version = f"{KNOWN_AFTER_UP} default for Kubernetes {args.args.get('kubernetesVersion')}"
+            return {**args.args, "version": version, "id": args.args.get("addonName")}, []
+        if args.token == "aws:ec2/getVpcEndpointService:getVpcEndpointService":
+            name = f"com.amazonaws.{self.region}.{args.args.get('service')}"
+            return {"serviceName": name, "serviceType": args.args.get("serviceType"), "id": name}, []
+        if args.token == "aws:ec2/getRouteTable:getRouteTable":
+            table = f"rtb-of-{args.args.get('subnetId')}"
+            return {"routeTableId": table, "id": table, "vpcId": args.args.get("vpcId")}, []
         if args.token == "aws:index/getAvailabilityZones:getAvailabilityZones":
             zones = [f"{self.region}{suffix}" for suffix in "abcdef"]
             return {"names": zones, "zoneIds": zones, "id": self.region}, []
         if args.token == "aws:index/getPartition:getPartition":
             return {"partition": "aws", "dnsSuffix": KNOWN_AFTER_UP, "id": "aws"}, []
         if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
-            return {"accountId": ACCOUNT_ID, "arn": f"arn:aws:iam::{ACCOUNT_ID}:user/plan", "userId": "plan", "id": ACCOUNT_ID}, []
+            return {"accountId": ACCOUNT_ID, "arn": self.caller_arn, "userId": "plan", "id": ACCOUNT_ID}, []
         if args.token == "aws:index/getRegion:getRegion":
             return {"name": self.region, "region": self.region, "id": self.region}, []
         return {}, []
@@ -189,8 +224,15 @@ class PlanMonitor(pulumi_mocks.MockMonitor):
         return super().SupportsFeature(request)
 
     def RegisterResource(self, request: Any) -> Any:
-        if isinstance(self.mocks, PlanMocks) and request.parent:
-            self.mocks.parents[(request.type, request.name)] = request.parent.split("::")[2].split("$")[-1]
+        if isinstance(self.mocks, PlanMocks):
+            key = (request.type, request.name)
+            if request.parent:
+                self.mocks.parents[key] = request.parent.split("::")[2].split("$")[-1]
+            # `dependencies` holds input and depends_on dependencies alike; keep the explicit ones.
+            through_inputs = {urn for deps in request.propertyDependencies.values() for urn in deps.urns}
+            explicit = sorted({urn.split("::")[-1] for urn in request.dependencies if urn not in through_inputs})
+            if explicit:
+                self.mocks.depends_on[key] = explicit
         return super().RegisterResource(request)
 
     def Call(self, request: Any) -> Any:
@@ -268,7 +310,46 @@ def run_plan(
     return mocks.plan
 
 
-def main(argv: list[str] | None = None) -> int:
+def settings_of(config: Mapping[str, str], stack: str) -> Settings:
+    """The validated settings of a stack config (namespaced keys, as `stack_config` returns them)."""
+    prefix = f"{PROJECT}:"
+    values = {key[len(prefix):]: value for key, value in config.items() if key.startswith(prefix)}
+    return settings_from_values(values, stack=stack, region=config.get("aws:region"))
+
+
+def _after(resource: PlannedResource, limit: int = 3) -> str:
+    if not resource.depends_on:
+        return ""
+    shown = resource.depends_on[:limit]
+    more = len(resource.depends_on) - len(shown)
+    return f"  (after {', '.join(shown)}{f' +{more}' if more else ''})"
+
+
+def summary_lines(plan: Plan) -> list[str]:
+    """What to check before `pulumi up`: versions, upgrade policy, add-on order, S3 endpoint."""
+    lines = []
+    for cluster in plan.of_type("eks:index:Cluster"):
+        support = (cluster.inputs.get("upgradePolicy") or {}).get("supportType", "EXTENDED (EKS default)")
+        lines.append(f"cluster {cluster.name}: Kubernetes {cluster.inputs.get('version')}, upgradePolicy.supportType {support}")
+    groups = [
+        f"{g.name} {g.inputs.get('capacityType', 'ON_DEMAND')} {g.inputs.get('version', 'cluster version')}"
+        + (" IMDSv2 hop limit 2" if g.inputs.get("enableIMDSv2") else "")
+        for g in plan.of_type("eks:index:ManagedNodeGroup")
+    ]
+    lines.append(f"node groups: {', '.join(groups) or 'none'}")
+    for addon in plan.of_type("aws:eks/addon:Addon"):
+        lines.append(f"add-on {addon.inputs.get('addonName')} {addon.inputs.get('addonVersion')}{_after(addon)}")
+    endpoints = [e for e in plan.of_type("aws:ec2/vpcEndpoint:VpcEndpoint") if e.inputs.get("vpcEndpointType") == "Gateway"]
+    for endpoint in endpoints:
+        tables = endpoint.inputs.get("routeTableIds")
+        lines.append(f"gateway endpoint {endpoint.name}: {endpoint.inputs.get('serviceName')} on route tables {json.dumps(tables)}")
+    if not endpoints:
+        lines.append("gateway endpoint: none (S3 and ECR layer traffic goes through NAT)")
+    return lines
+
+
+def main(argv: list[str] | None = None, today: date | None = None) -> int:
+    """The CLI. `today` is the day the support warning is judged on (the real day unless a test gives one)."""
     parser = argparse.ArgumentParser(prog="python -m infra.plan", description=__doc__.splitlines()[0])
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--stack", default="dev", help="stack whose Pulumi.<stack>.yaml to read (default: dev)")
@@ -278,22 +359,33 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.stack_file is not None:
             stack = stack_name_of(args.stack_file)
-            plan = run_plan(stack_file_config(args.stack_file), stack=stack)
+            config = stack_file_config(args.stack_file)
         else:
-            plan = run_plan(stack_config(args.stack), stack=args.stack)
+            stack, config = args.stack, stack_config(args.stack)
+        settings = settings_of(config, stack)
+        plan = run_plan(config, stack=stack)
     except (ConfigError, pulumi.RunError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     except (FileNotFoundError, yaml.YAMLError) as error:
         print(f"error: {str(error).splitlines()[0]}", file=sys.stderr)
         return 2
+    notices = (
+        standard_support_notice(settings.kubernetes_version, settings.upgrade_policy.support_type, today or date.today()),
+        example_cidr_notice(settings.api_endpoint),
+    )
+    for notice in filter(None, notices):
+        print(f"warning: {notice}", file=sys.stderr)
     if args.json:
         json.dump(plan.as_json(), sys.stdout, indent=2, sort_keys=True)
         print()
         return 0
     for resource in sorted(plan.resources, key=lambda r: (r.type, r.name)):
-        print(f"{resource.type:55} {resource.name}")
-    print(f"\n{len(plan.resources)} resources\n\noutputs:")
+        print(f"{resource.type:55} {resource.name}{_after(resource)}")
+    print(f"\n{len(plan.resources)} resources\n\nsummary:")
+    for line in summary_lines(plan):
+        print(f"  {line}")
+    print("\noutputs:")
     for name, value in sorted(plan.outputs.items()):
         print(f"  {name}: {json.dumps(value)}")
     return 0

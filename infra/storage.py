@@ -1,4 +1,16 @@
-"""Where jobs keep things: the S3 bucket (apps, event logs, output) and the ECR image repository."""
+"""Where jobs keep things: the S3 bucket (apps, event logs, output) and the ECR image repository.
+
+With versioning on, every overwrite and delete leaves a noncurrent version behind (S3A
+renames by copy and delete; `--overwrite` replaces output), so a bucket-wide rule expires
+noncurrent versions after `bucket.noncurrentVersionDays` and removes the delete markers
+left with no version behind them (S3 API reference, LifecycleExpiration and
+NoncurrentVersionExpiration; ExpiredObjectDeleteMarker "cannot be specified with Days or
+Date", so it gets a rule of its own).
+
+Image tags are immutable: the submitter tags images with their commit
+(jobs/tags.py), which never needs to move. Only `<commit>-dirty` tags, built from a tree
+with uncommitted changes, may be pushed again (ECR IMMUTABLE_WITH_EXCLUSION).
+"""
 
 from __future__ import annotations
 
@@ -12,6 +24,8 @@ from infra.settings import BucketSettings
 
 EVENT_LOG_PREFIX = "spark-events/"
 DECOMMISSION_PREFIX = "spark-decommission/"
+# The tags `python -m jobs image push` may push again: a work tree with uncommitted changes.
+MUTABLE_TAG_FILTER = "*-dirty"
 
 
 @dataclass(frozen=True)
@@ -134,6 +148,24 @@ class Storage(pulumi.ComponentResource):
                     expiration=aws.s3.BucketLifecycleConfigurationRuleExpirationArgs(days=2),
                     noncurrent_version_expiration=noncurrent_expiry,
                 ),
+                *(
+                    [
+                        aws.s3.BucketLifecycleConfigurationRuleArgs(
+                            id="expire-noncurrent-versions",
+                            status="Enabled",
+                            filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=""),
+                            noncurrent_version_expiration=aws.s3.BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(
+                                noncurrent_days=settings.noncurrent_version_days
+                            ),
+                            # S3 allows this flag with no Days or Date in the same expiration.
+                            expiration=aws.s3.BucketLifecycleConfigurationRuleExpirationArgs(
+                                expired_object_delete_marker=True
+                            ),
+                        )
+                    ]
+                    if settings.versioning
+                    else []
+                ),
                 aws.s3.BucketLifecycleConfigurationRuleArgs(
                     id="abort-incomplete-uploads",
                     status="Enabled",
@@ -157,7 +189,10 @@ class Storage(pulumi.ComponentResource):
             f"{name}-spark-image",
             name=f"{args.cluster_name}/spark",
             image_scanning_configuration=aws.ecr.RepositoryImageScanningConfigurationArgs(scan_on_push=True),
-            image_tag_mutability="MUTABLE",
+            image_tag_mutability="IMMUTABLE_WITH_EXCLUSION",
+            image_tag_mutability_exclusion_filters=[
+                aws.ecr.RepositoryImageTagMutabilityExclusionFilterArgs(filter=MUTABLE_TAG_FILTER, filter_type="WILDCARD")
+            ],
             force_delete=settings.force_destroy,
             encryption_configurations=[aws.ecr.RepositoryEncryptionConfigurationArgs(encryption_type="AES256")],
             opts=child,

@@ -171,17 +171,10 @@ def evaluate(
 
 def _stack_plan(stack: str) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
     """Plan `stack` under mocks; also the pack config the stack implies (an existing VPC's subnets)."""
-    from infra.plan import run_plan, stack_config
-    from infra.settings import PROJECT as CONFIG_PROJECT
-    from infra.settings import settings_from_values
+    from infra.plan import run_plan, settings_of, stack_config
 
     config = stack_config(stack)
-    prefix = f"{CONFIG_PROJECT}:"
-    settings = settings_from_values(
-        {k[len(prefix):]: v for k, v in config.items() if k.startswith(prefix)},
-        stack=stack,
-        region=config.get("aws:region"),
-    )
+    settings = settings_of(config, stack)
     plan = run_plan(config, stack=stack).as_json()
     private = list(settings.network.private_subnet_ids)
     return plan, ({PRIVATE_SUBNETS_POLICY: {"privateSubnetIds": private}} if private else {})

@@ -127,7 +127,7 @@ POLICIES: list[ResourceValidationPolicy | StackValidationPolicy] = [
     ),
     StackValidationPolicy(
         name="asg-autoscaler-tags",
-        description="Every node group's Auto Scaling group carries the cluster-autoscaler discovery and node-template tags.",
+        description="Every node group's Auto Scaling group carries the cluster-autoscaler node-template tags and no discovery tag EKS already sets.",
         validate=_per_stack(rules.check_asg_tags),
         enforcement_level=MANDATORY,
     ),

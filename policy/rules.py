@@ -44,7 +44,6 @@ ROLE_LABEL = "spark-eks-spot/role"
 EVENT_LOG_PREFIX = "spark-events/"
 
 AUTOSCALER_PREFIX = "k8s.io/cluster-autoscaler/"
-ENABLED_TAG = f"{AUTOSCALER_PREFIX}enabled"
 NODE_TEMPLATE = f"{AUTOSCALER_PREFIX}node-template"
 MIN_SPOT_TYPES = 3
 
@@ -172,7 +171,6 @@ class NodeGroupView:
     taints: Any
     min_size: Any
     subnet_ids: Any
-    cluster_name: Any
     node_group_name: Any
     asg_names: tuple[str, ...]
 
@@ -214,7 +212,6 @@ def node_group_view(resource: Resource) -> NodeGroupView | None:
         taints=props.get("taints"),
         min_size=_get(props, "scalingConfig", "minSize"),
         subnet_ids=props.get("subnetIds"),
-        cluster_name=props.get("clusterName"),
         node_group_name=props.get("nodeGroupName"),
         asg_names=tuple(asg_names),
     )
@@ -315,12 +312,13 @@ def check_spot_scale_to_zero(resource: Resource) -> list[str]:
     return []
 
 
-def expected_asg_tags(group: NodeGroupView, cluster_name: str | None) -> dict[str, Any]:
-    """The tags the cluster-autoscaler needs on the group's ASG (values UNKNOWN when unknown)."""
-    expected: dict[str, Any] = {ENABLED_TAG: "true"}
-    if cluster_name:
-        expected[f"{AUTOSCALER_PREFIX}{cluster_name}"] = "owned"
-    expected[f"{NODE_TEMPLATE}/label/{CAPACITY_TYPE_LABEL}"] = group.capacity_type
+def expected_asg_tags(group: NodeGroupView) -> dict[str, Any]:
+    """The node-template tags the cluster-autoscaler needs on the group's ASG (values UNKNOWN when unknown).
+
+    The discovery tags are not among them: EKS puts them on a managed node group's ASG
+    itself (EKS user guide, managed-node-groups).
+    """
+    expected: dict[str, Any] = {f"{NODE_TEMPLATE}/label/{CAPACITY_TYPE_LABEL}": group.capacity_type}
     if isinstance(group.labels, Mapping):
         for key, value in group.labels.items():
             expected[f"{NODE_TEMPLATE}/label/{key}"] = value
@@ -335,6 +333,11 @@ def expected_asg_tags(group: NodeGroupView, cluster_name: str | None) -> dict[st
                 )
                 expected[f"{NODE_TEMPLATE}/taint/{taint['key']}"] = value
     return expected
+
+
+def is_discovery_tag(key: str) -> bool:
+    """`k8s.io/cluster-autoscaler/enabled` or `k8s.io/cluster-autoscaler/<cluster>`: what EKS tags itself."""
+    return key.startswith(AUTOSCALER_PREFIX) and not key.startswith(f"{NODE_TEMPLATE}/")
 
 
 def _longest(groups: Iterable[NodeGroupView]) -> list[NodeGroupView]:
@@ -369,32 +372,13 @@ def groups_of_tag(tag: Resource, groups: list[NodeGroupView]) -> list[NodeGroupV
     return _longest(g for g in groups if tag.name.startswith(f"{g.name}-"))
 
 
-def _cluster_names(resources: list[Resource]) -> dict[str, str]:
-    """Known EKS cluster names by the URN of the resource that declares them."""
-    names = {}
-    for resource in resources:
-        if resource.type in (CLUSTER_COMPONENT, CLUSTER) and isinstance(resource.props.get("name"), str):
-            names[resource.urn] = resource.props["name"]
-    return names
-
-
-def _group_cluster_name(group: NodeGroupView, clusters: dict[str, str]) -> str | None:
-    if isinstance(group.cluster_name, str):
-        return group.cluster_name
-    cluster_ref = group.resource.props.get("cluster")
-    if isinstance(cluster_ref, str) and cluster_ref in clusters:
-        return clusters[cluster_ref]
-    for urn in group.resource.deps.get("cluster", frozenset()):
-        if urn in clusters:
-            return clusters[urn]
-    distinct = set(clusters.values())
-    return distinct.pop() if len(distinct) == 1 else None
-
-
 def check_asg_tags(resources: list[Resource]) -> list[Finding]:
-    """Every node group's ASG carries the autoscaler's discovery and node-template tags."""
+    """Every node group's ASG carries the node-template tags, and no discovery tag of its own.
+
+    EKS tags a managed node group's ASG for auto-discovery itself; a Tag resource for the
+    same key would, when deleted, take EKS's tag off the ASG and the autoscaler would lose it.
+    """
     groups = [g for g in map(node_group_view, resources) if g is not None]
-    clusters = _cluster_names(resources)
     tags_by_group: dict[str, dict[str, list[Any]]] = {g.resource.urn: {} for g in groups}
     for tag in (r for r in resources if r.type == ASG_TAG):
         key, value = _get(tag.props, "tag", "key"), _get(tag.props, "tag", "value")
@@ -405,14 +389,8 @@ def check_asg_tags(resources: list[Resource]) -> list[Finding]:
     findings: list[Finding] = []
     for group in groups:
         present = tags_by_group[group.resource.urn]
-        cluster_name = _group_cluster_name(group, clusters)
-        expected = expected_asg_tags(group, cluster_name)
+        expected = expected_asg_tags(group)
         missing = [key for key in expected if key not in present]
-        if cluster_name is None and not any(
-            k.startswith(AUTOSCALER_PREFIX) and k != ENABLED_TAG and not k.startswith(NODE_TEMPLATE) and "owned" in v
-            for k, v in present.items()
-        ):
-            missing.insert(1, f"{AUTOSCALER_PREFIX}<cluster name>")
         wrong = [
             f"{key}={values[0]!r} (want {expected[key]!r})"
             for key, values in present.items()
@@ -421,14 +399,15 @@ def check_asg_tags(resources: list[Resource]) -> list[Finding]:
             and all(not is_unknown(v) for v in values)
             and expected[key] not in values
         ]
+        declared_discovery = sorted(key for key in present if is_discovery_tag(key))
         if missing:
             findings.append(
                 (
                     group.resource.urn,
                     f"its Auto Scaling group lacks the cluster-autoscaler tag(s) {', '.join(missing)}: add an "
                     "aws.autoscaling.Tag per tag on the group's ASG (infra/nodegroups.autoscaler_asg_tags); managed "
-                    "node group tags do not reach the ASG, and without them the autoscaler cannot find the "
-                    "group or scale it up from zero",
+                    "node group tags do not reach the ASG, and without them the autoscaler cannot scale the "
+                    "group up from zero",
                 )
             )
         if wrong:
@@ -437,6 +416,15 @@ def check_asg_tags(resources: list[Resource]) -> list[Finding]:
                     group.resource.urn,
                     f"its Auto Scaling group has wrong cluster-autoscaler tag value(s) {'; '.join(wrong)}: make the "
                     "node-template tags match the group's capacity type, labels and taints",
+                )
+            )
+        if declared_discovery:
+            findings.append(
+                (
+                    group.resource.urn,
+                    f"declares the discovery tag(s) {', '.join(declared_discovery)} on its Auto Scaling group, which "
+                    "EKS already puts on a managed node group's ASG; deleting such a Tag resource strips EKS's own "
+                    "tag and the autoscaler stops finding the group: remove the Tag resources",
                 )
             )
     return findings

