@@ -9,9 +9,12 @@ resource could not be priced (unless --allow-unpriced).
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any, NoReturn
@@ -177,6 +180,19 @@ def _changes(args: argparse.Namespace) -> tuple[list[Any], str]:
     return changes_from_plans(base, head), "diff"
 
 
+@contextmanager
+def batch_gc() -> Iterator[None]:
+    """Collect garbage less often while a report is built: a 10,000-step preview makes millions of
+    small objects, and CPython's default thresholds then spend a growing share of the time in the
+    collector (mypy's build tunes the same way: gc.set_threshold(200 * 1000, 30, 30))."""
+    previous = gc.get_threshold()
+    gc.set_threshold(200_000, 30, 30)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*previous)
+
+
 def gate_failures(report: CostReport, args: argparse.Namespace) -> list[str]:
     """One line per tripped gate: the increase, the increase at max size, unpriced changes."""
     failures = []
@@ -198,13 +214,15 @@ def run_report(args: argparse.Namespace) -> int:
 
     snapshot = load_snapshot(args.prices)
     usage = load_usage(args.usage) if args.usage is not None else None
-    changes, mode = _changes(args)
     context = PricingContext(on=args.as_of or datetime.now(timezone.utc).date())
-    report = build_report(changes, snapshot, mode, context, usage)
-    if args.format == "markdown":
-        sys.stdout.write(render_markdown(report, args.max_bytes or None))
-    else:
-        sys.stdout.write(RENDERERS[args.format](report))
+    with batch_gc():
+        changes, mode = _changes(args)
+        report = build_report(changes, snapshot, mode, context, usage)
+        if args.format == "markdown":
+            text = render_markdown(report, args.max_bytes or None)
+        else:
+            text = RENDERERS[args.format](report)
+    sys.stdout.write(text)
     failures = gate_failures(report, args)
     for failure in failures:
         print(failure, file=sys.stderr)

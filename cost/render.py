@@ -496,13 +496,13 @@ def render_markdown(report: CostReport, limit: int | None = GITHUB_COMMENT_LIMIT
         blocks.append(Block(header, rows[:TOP_CHANGES]))
         if len(rows) > TOP_CHANGES:
             blocks.append(Block(["", f"<details><summary>{len(rows) - TOP_CHANGES:,} more priced resources</summary>", "", *header],
-                                rows[TOP_CHANGES:], ["", "</details>"], drop=1, noun="priced resources"))
+                                rows[TOP_CHANGES:], ["", "</details>"], drop=2, noun="priced resources"))
     elif changed:
         rows = [_change_row(r) for r in changed]
         blocks.append(Block(CHANGE_HEADER, rows[:TOP_CHANGES]))
         if len(rows) > TOP_CHANGES:
             blocks.append(Block(["", f"<details><summary>{len(rows) - TOP_CHANGES:,} more changed resources</summary>", "", *CHANGE_HEADER],
-                                rows[TOP_CHANGES:], ["", "</details>"], drop=1, noun="changed resources"))
+                                rows[TOP_CHANGES:], ["", "</details>"], drop=2, noun="changed resources"))
     else:
         blocks.append(Block(["No resource with an hourly price changes."]))
     if report.mode != "estimate":
@@ -517,7 +517,7 @@ def render_markdown(report: CostReport, limit: int | None = GITHUB_COMMENT_LIMIT
         rows += [f"- usage {_md(line.label)}: {_md(line.details['after'].get('reason') or line.details['before'].get('reason'))}"
                  for line in report.unpriced_usage]
         gate = f" ({len(report.unpriced_changes):,} changed: budget gates fail on them unless `--allow-unpriced`)" if report.unpriced_changes else ""
-        blocks.append(Block(["", f"**Not in the totals:** {report.unpriced_count:,} could not be priced{gate}:"], rows, drop=2, noun="unpriced resources"))
+        blocks.append(Block(["", f"**Not in the totals:** {report.unpriced_count:,} could not be priced{gate}:"], rows, drop=3, noun="unpriced resources"))
 
     if report.usage_lines:
         rows = []
@@ -550,7 +550,7 @@ def render_markdown(report: CostReport, limit: int | None = GITHUB_COMMENT_LIMIT
     blocks.append(Block(["", "<details><summary>Assumptions</summary>", "", *_assumptions(report)]))
     assumed = [f"- {_code(r.name)}: {_md(', '.join(r.assumed))}" for r in report.resources if r.assumed and r.category in ("fixed", "unpriced")]
     if assumed:
-        blocks.append(Block(["- Not known until apply, assumed unchanged:"], ["  " + a for a in assumed], drop=3, noun="assumed values"))
+        blocks.append(Block(["- Not known until apply, assumed unchanged:"], ["  " + a for a in assumed], drop=1, noun="assumed values"))
     blocks.append(Block(["", "</details>", ""]))
     return "\n".join(fit(blocks, limit))
 
