@@ -52,7 +52,7 @@ def scaling_figure(small: int, large: int) -> Figure:
         passed=ratio <= SCALING_TARGET and markdown < MARKDOWN_GOAL_SECONDS,
         details={
             "steps": [small, large],
-            "seconds": {str(steps): round(value, 3) for steps, value in seconds.items()},
+            "seconds": {str(steps): round(value, 6) for steps, value in seconds.items()},
             "markdownSeconds": round(markdown, 3),
             "samples": {str(steps): len(values) for steps, values in samples.items()},
             "timed": "parse the preview JSON, price every step, render markdown (within GitHub's comment limit) and JSON",
