@@ -392,23 +392,19 @@ def usage_lines(usage: Usage, sides: dict[str, list[State]], snapshot: PriceSnap
 # ---- pulumi-eks components and their AWS children ---------------------------------------
 
 
-def _chain_and_name(urn: str) -> tuple[str, str]:
-    return urn_parts(urn)
-
-
 def _parent_urn(change: Change, by_prefix: dict[str, list[str]]) -> str | None:
     """The component a child belongs to: its recorded parent, else the one component whose chain is the child's prefix."""
     for state in (change.after, change.before):
         if state is not None and state.parent:
             return state.parent
-    chain, name = _chain_and_name(change.urn)
+    chain, name = urn_parts(change.urn)
     prefix = chain.rsplit("$", 1)[0] if "$" in chain else ""
     candidates = by_prefix.get(prefix, [])
     if len(candidates) == 1:
         return candidates[0]
     # pulumi-eks names a child after its component ("x" → "x", "x-eksCluster"): the longest such name wins.
-    named = [urn for urn in candidates if name == _chain_and_name(urn)[1] or name.startswith(_chain_and_name(urn)[1] + "-")]
-    return max(named, key=lambda urn: len(_chain_and_name(urn)[1])) if named else None
+    named = [urn for urn in candidates if name == urn_parts(urn)[1] or name.startswith(urn_parts(urn)[1] + "-")]
+    return max(named, key=lambda urn: len(urn_parts(urn)[1])) if named else None
 
 
 def _mark_included(changes: list[Change], resources: list[ResourceCost]) -> None:
@@ -420,7 +416,7 @@ def _mark_included(changes: list[Change], resources: list[ResourceCost]) -> None
     index: dict[str, dict[str, list[str]]] = {}
     for c in changes:
         if c.type in CHILD_OF.values():
-            index.setdefault(c.type, {}).setdefault(_chain_and_name(c.urn)[0], []).append(c.urn)
+            index.setdefault(c.type, {}).setdefault(urn_parts(c.urn)[0], []).append(c.urn)
     for change in changes:
         parent_type = CHILD_OF.get(change.type)
         if parent_type is None:

@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 from cost.cli import main
-from cost.usage import UsageFileError, load_usage, usage_from_document
+from cost.usage import load_usage, usage_from_document
 from tests.cost_helpers import AS_OF, H, ROOT, SNAPSHOT_PATH, by_name, node_group_inputs, provider_step, report_of_document, state, step, urn
 
 EXAMPLE = ROOT / "cost-usage.example.yml"
