@@ -327,7 +327,8 @@ def render_table(report: CostReport) -> str:
     out.append("")
     counts: dict[str, int] = {}
     for r in report.resources:
-        counts[r.category] = counts.get(r.category, 0) + 1
+        if not (r.category == "usage" and _counted(r)):  # a bucket priced from the usage file is in the totals
+            counts[r.category] = counts.get(r.category, 0) + 1
     out.append(
         "not in totals: "
         + ", ".join(f"{counts.get(c, 0)} {c}" for c in ("usage", "free", "component", "included", "external"))
