@@ -23,7 +23,9 @@ from cost.pricing import (
     NAT_GATEWAY,
     NODE_GROUP_TYPES,
     Priced,
+    VPC_ENDPOINT,
     PricingContext,
+    endpoint_type,
     is_s3_gateway_endpoint,
     price_state,
     today_context,
@@ -359,7 +361,12 @@ def _side_lines(usage: Usage, states: list[State], snapshot: PriceSnapshot) -> d
         if any(is_s3_gateway_endpoint(s) for s in states):
             lines["s3Traffic"] = (0.0, {"route": "S3 gateway endpoint (no charge)"})
         elif has_nat:
-            lines["s3Traffic"] = _per_gb(usage.s3_traffic_gb, states, snapshot, "natGatewayGb", "NAT gateways (no S3 gateway endpoint)", nat_region)
+            # A gateway endpoint whose service name is unknown until apply may be S3's: priced through NAT, the dearer, and said so.
+            unsure = any(s.type == VPC_ENDPOINT and endpoint_type(s.inputs) == "Gateway" and is_hidden(s.inputs.get("serviceName"))
+                         for s in states)
+            route = ("NAT gateways (a gateway endpoint's service is not known until apply: assumed not S3)" if unsure
+                     else "NAT gateways (no S3 gateway endpoint)")
+            lines["s3Traffic"] = _per_gb(usage.s3_traffic_gb, states, snapshot, "natGatewayGb", route, nat_region)
         else:
             lines["s3Traffic"] = (0.0, {"route": "no NAT gateway and no S3 gateway endpoint on this side: not through NAT"})
     if usage.logs_ingested_gb is not None:

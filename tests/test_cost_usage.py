@@ -150,3 +150,14 @@ def test_interface_endpoints_are_not_free() -> None:
     interface = state(S3_ENDPOINT, {"serviceName": "com.amazonaws.us-west-2.s3", "vpcEndpointType": "Interface"})
     report = report_of_document({"steps": [provider_step(), step("create", urn(S3_ENDPOINT, "s3-interface"), new=interface)]})
     assert by_name(report, "s3-interface").after.category == "unpriced"
+
+
+def test_an_endpoint_whose_service_is_unknown_is_not_assumed_free() -> None:
+    """A Gateway endpoint whose serviceName is unknown until apply might not be S3's: the S3 traffic is
+    priced through NAT (the dearer route) and the route says why."""
+    gateway = state(S3_ENDPOINT, {"serviceName": "04da6b54-80e4-46f7-96ec-b56ff0331ba9", "vpcEndpointType": "Gateway"})
+    document = {"steps": [provider_step(), *stack(False), step("create", urn(S3_ENDPOINT, "network-s3"), new=gateway)]}
+    report = report_of_document(document, usage=usage_from_document({"version": 1, "network": {"s3TrafficGb": 100}}, "u.yml"))
+    (line,) = report.usage_lines
+    assert line.after == pytest.approx(100 * 0.045)
+    assert "not known until apply: assumed not S3" in line.details["after"]["route"]
