@@ -11,6 +11,7 @@ snapshot; socket connections are counted to show it).
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import socket
 import statistics
@@ -19,13 +20,17 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Iterator
 
+from cost.cli import batch_gc
 from cost.inputs import UNKNOWN, changes_from_preview
+from cost.pricing import PricingContext
 from cost.render import render_json, render_markdown
 from cost.report import build_report
 from cost.snapshot import load_snapshot
 
 STEPS = 1000
 TARGET_SECONDS = 1.0
+# Clusters here run 1.35 with upgradePolicy STANDARD; the day is fixed so every run prices alike.
+PRICED_ON = PricingContext(on=datetime.date(2026, 11, 25))
 PROVIDER = "urn:pulumi:bench::spark-eks-spot::pulumi:providers:aws::aws"
 SPOT_TYPES = ["m5.xlarge", "m5a.xlarge", "m5d.xlarge", "m5ad.xlarge", "m4.xlarge"]
 
@@ -48,8 +53,23 @@ def _node_group(index: int, desired: int) -> dict[str, Any]:
     }
 
 
+def _component_pair(index: int, op: str, old_desired: int, new_desired: int) -> list[dict[str, Any]]:
+    """A pulumi-eks ManagedNodeGroup component and its aws:eks/nodeGroup child, as a real preview lists them."""
+    name = f"r{index}"
+    chain = "spark-eks-spot:infra:NodeGroups$eks:index:ManagedNodeGroup"
+    parent = _urn(chain, name)
+    old_c = {"type": "eks:index:ManagedNodeGroup", "custom": False, "inputs": _node_group(index, old_desired)}
+    new_c = {"type": "eks:index:ManagedNodeGroup", "custom": False, "inputs": _node_group(index, new_desired)}
+    child = _urn(f"{chain}$aws:eks/nodeGroup:NodeGroup", name)
+    old_n = {**_state("aws:eks/nodeGroup:NodeGroup", _node_group(index, old_desired)), "parent": parent}
+    new_n = {**_state("aws:eks/nodeGroup:NodeGroup", _node_group(index, new_desired)), "parent": parent}
+    return [{"op": op, "urn": parent, "oldState": old_c, "newState": new_c},
+            {"op": op, "urn": child, "oldState": old_n, "newState": new_n}]
+
+
 def generate_preview(steps: int = STEPS) -> dict[str, Any]:
-    """A preview with exactly `steps` steps, every op represented."""
+    """A preview with exactly `steps` steps, every op represented, pulumi-eks components with their
+    children, and a changeSummary that matches (so it reads as made with --show-sames)."""
     out: list[dict[str, Any]] = [
         {"op": "same", "urn": PROVIDER,
          "oldState": {"type": "pulumi:providers:aws", "inputs": {"region": "us-west-2"}},
@@ -59,9 +79,11 @@ def generate_preview(steps: int = STEPS) -> dict[str, Any]:
     while len(out) < steps:
         kind = index % 10
         name = f"r{index}"
-        if kind in (0, 1):  # node group resized, sometimes with an unknown desired size
+        if kind == 0 and len(out) + 2 <= steps:  # a pulumi-eks node group resized: component and child
+            out += _component_pair(index, "update", 1, 3)
+        elif kind == 1:  # node group resized, sometimes with an unknown desired size
             urn = _urn("aws:eks/nodeGroup:NodeGroup", name)
-            new = _node_group(index, UNKNOWN if index % 20 == 0 else 3)  # type: ignore[arg-type]
+            new = _node_group(index, UNKNOWN if index % 20 == 1 else 3)  # type: ignore[arg-type]
             out.append({"op": "update", "urn": urn, "oldState": _state("aws:eks/nodeGroup:NodeGroup", _node_group(index, 1)),
                         "newState": _state("aws:eks/nodeGroup:NodeGroup", new)})
         elif kind == 2 and len(out) + 3 <= steps:  # replacement: three steps, one resource
@@ -76,7 +98,7 @@ def generate_preview(steps: int = STEPS) -> dict[str, Any]:
         elif kind == 4:
             out.append({"op": "delete", "urn": _urn("aws:ec2/eip:Eip", name), "oldState": _state("aws:ec2/eip:Eip", {"domain": "vpc"})})
         elif kind == 5:
-            state = _state("aws:eks/cluster:Cluster", {"name": name, "version": "1.34"})
+            state = _state("aws:eks/cluster:Cluster", {"name": name, "version": "1.35", "upgradePolicy": {"supportType": "STANDARD"}})
             out.append({"op": "same", "urn": _urn("aws:eks/cluster:Cluster", name), "oldState": state, "newState": state})
         elif kind == 6:
             state = _state("aws:iam/role:Role", {"assumeRolePolicy": "[secret]"})
@@ -84,22 +106,41 @@ def generate_preview(steps: int = STEPS) -> dict[str, Any]:
         elif kind == 7:
             state = _state("kubernetes:core/v1:ConfigMap", {"data": {"k": "v"}})
             out.append({"op": "update", "urn": _urn("kubernetes:core/v1:ConfigMap", name), "oldState": state, "newState": state})
+        elif kind == 9 and len(out) + 2 <= steps:  # an unchanged pulumi-eks node group
+            out += _component_pair(index, "same", 2, 2)
         else:
             state = _state("aws:s3/bucket:Bucket", {"bucket": name})
             out.append({"op": "same", "urn": _urn("aws:s3/bucket:Bucket", name), "oldState": state, "newState": state})
         index += 1
-    return {"steps": out[:steps]}
+    chosen = out[:steps]
+    summary: dict[str, int] = {}
+    for step in chosen:
+        if step["op"] not in ("create-replacement", "delete-replaced"):
+            summary[step["op"]] = summary.get(step["op"], 0) + 1
+    return {"steps": chosen, "changeSummary": summary}
 
 
 def diff_once(text: str) -> tuple[float, int, int]:
-    """Seconds for one full diff, the snapshot look-ups it made, and the resources it priced."""
+    """Seconds for one full diff as `python -m cost diff` runs it (its garbage-collector setting
+    included), the snapshot look-ups it made, and the resources it priced."""
     snapshot = load_snapshot()
-    started = time.perf_counter()
-    changes = changes_from_preview(json.loads(text), "bench")
-    report = build_report(changes, snapshot)
-    render_markdown(report)
-    render_json(report)
-    return time.perf_counter() - started, snapshot.lookups, len(report.resources)
+    with batch_gc():
+        started = time.perf_counter()
+        changes = changes_from_preview(json.loads(text), "bench")
+        report = build_report(changes, snapshot, "diff", PRICED_ON)
+        render_markdown(report)
+        render_json(report)
+        seconds = time.perf_counter() - started
+    return seconds, snapshot.lookups, len(report.resources)
+
+
+def markdown_seconds(text: str) -> float:
+    """Seconds to parse, price and render the pull-request comment (markdown only) once, as the CLI does."""
+    snapshot = load_snapshot()
+    with batch_gc():
+        started = time.perf_counter()
+        render_markdown(build_report(changes_from_preview(json.loads(text), "bench"), snapshot, "diff", PRICED_ON))
+        return time.perf_counter() - started
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,9 @@ floor and the reference workload are that plan edited, never hand-priced items.
    with Spot at figure 1's 0.35× and everything else at full price the hour comes to about
    0.43×, so a ratio above 0.5× means the workload has lost most of the Spot saving.
 
-These are computations over prices, not timings: `quick` changes nothing.
+These are computations over prices, not timings: `quick` changes nothing. The control plane is
+priced in the support phase of the snapshot's own date, so a figure depends on the snapshot
+alone, not on the day it is run (cost's `--as-of`).
 """
 
 from __future__ import annotations
@@ -31,8 +33,10 @@ from functools import lru_cache
 from typing import Any
 
 from bench.figures import Figure
+from datetime import date
+
 from cost.inputs import State, changes_from_plans, estimate_changes, plan_states
-from cost.pricing import price_state
+from cost.pricing import PricingContext, price_state
 from cost.report import CostReport, build_report
 from cost.snapshot import PriceSnapshot, load_snapshot
 from infra.plan import run_plan, stack_config
@@ -132,9 +136,15 @@ def workload_plan(document: dict[str, Any], executor_capacity: str = "SPOT") -> 
     return workload
 
 
+def priced_on(snapshot: PriceSnapshot) -> PricingContext:
+    """Price as of the snapshot's date (`python -m cost estimate --as-of <snapshot date>`)."""
+    return PricingContext(on=date.fromisoformat(snapshot.date))
+
+
 def estimate(document: dict[str, Any], snapshot: PriceSnapshot) -> CostReport:
-    """What `python -m cost estimate PLAN.json` computes: the plan's monthly cost."""
-    return build_report(estimate_changes(changes_from_plans({}, plan_states(document, "plan"))), snapshot, "estimate")
+    """What `python -m cost estimate PLAN.json --as-of <snapshot date>` computes: the plan's monthly cost."""
+    return build_report(estimate_changes(changes_from_plans({}, plan_states(document, "plan"))), snapshot, "estimate",
+                        priced_on(snapshot))
 
 
 def _priced_items(report: CostReport) -> dict[str, float]:
@@ -153,7 +163,7 @@ def executor_capacity_figure(document: dict[str, Any], snapshot: PriceSnapshot, 
     inputs["scalingConfig"]["maxSize"] = max(nodes, inputs["scalingConfig"]["maxSize"])
     regions: dict[str, Any] = {}
     for region in sorted(snapshot.regions):
-        priced = price_state(State(NODE_GROUP, inputs, region=region), snapshot)
+        priced = price_state(State(NODE_GROUP, inputs, region=region), snapshot, priced_on(snapshot))
         if priced.monthly is None or "spot" not in priced.details:
             raise PlanShapeError(f"the executors group cannot be priced on Spot in {region}: {priced.details}")
         spot, on_demand = priced.monthly, priced.details["spot"]["onDemandEquivalentMonthly"]

@@ -1,19 +1,25 @@
 """Thin command line over the cost core: diff, estimate, refresh-prices, comment.
 
 Exit codes: 0 ok; 2 bad input or missing tool/credentials (one line on stderr);
-3 the monthly increase is above --fail-above.
+3 a budget gate tripped: the monthly increase is above --fail-above, the increase at
+every node group's maximum size is above --fail-above-max, or a gate is set and a changed
+resource could not be priced (unless --allow-unpriced).
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import sys
-from datetime import datetime, timezone
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any, NoReturn
 
+from cost.calendar import CalendarError
 from cost.inputs import (
     InputError,
     changes_from_plans,
@@ -22,9 +28,9 @@ from cost.inputs import (
     estimate_changes,
     plan_states,
 )
-from cost.pricing import MissingRegion
-from cost.render import MARKER, RENDERERS, signed
-from cost.report import build_report
+from cost.pricing import MissingRegion, PricingContext
+from cost.render import GITHUB_COMMENT_LIMIT, MARKER, RENDERERS, render_failure_note, render_markdown, signed
+from cost.report import CostReport, build_report
 from cost.snapshot import (
     PRICES_DIR,
     RegionNotInSnapshot,
@@ -35,6 +41,7 @@ from cost.snapshot import (
 )
 
 EXIT_OK, EXIT_BAD_INPUT, EXIT_BUDGET = 0, 2, 3
+DEFAULT_AUTHOR = "github-actions[bot]"  # who writes comments with the workflow's GITHUB_TOKEN
 
 
 class UsageError(Exception):
@@ -75,8 +82,28 @@ def _non_negative_usd(text: str) -> float:
     return value
 
 
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date such as 2026-12-01") from None
+
+
+def _bytes(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of bytes") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be zero (no limit) or more")
+    return value
+
+
+EXIT_CODES = "exit codes: 0 ok; 2 bad input or missing tool or credentials; 3 a budget gate tripped"
+
+
 def build_parser() -> OneLineParser:
-    parser = OneLineParser(prog="python -m cost", description="Monthly AWS cost of a Pulumi change, Spot-aware.")
+    parser = OneLineParser(prog="python -m cost", description="Monthly AWS cost of a Pulumi change, Spot-aware.", epilog=EXIT_CODES)
     commands = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
 
     def report_options(command: argparse.ArgumentParser) -> None:
@@ -85,6 +112,17 @@ def build_parser() -> OneLineParser:
         command.add_argument("--prices", type=Path, help="price snapshot JSON (default: the newest in cost/prices/)")
         command.add_argument("--fail-above", type=_non_negative_usd, metavar="USD",
                              help="exit 3 when the monthly increase is above USD")
+        command.add_argument("--fail-above-max", type=_non_negative_usd, metavar="USD",
+                             help="exit 3 when the monthly increase with every node group at its max size is above USD")
+        command.add_argument("--allow-unpriced", action="store_true",
+                             help="let the gates pass a change with resources that could not be priced (they fail them otherwise)")
+        command.add_argument("--usage", type=Path, metavar="FILE",
+                             help="usage file (YAML, see cost-usage.example.yml): average node counts, S3, NAT and S3 traffic, logs")
+        command.add_argument("--as-of", type=_day, metavar="YYYY-MM-DD",
+                             help="day whose EKS support phase prices the control plane (default: today, UTC)")
+        command.add_argument("--max-bytes", type=_bytes, default=GITHUB_COMMENT_LIMIT, metavar="N",
+                             help=f"markdown only: fit the comment in N bytes, leaving out the smallest rows (default {GITHUB_COMMENT_LIMIT:,}, "
+                                  "GitHub's comment limit; 0: everything)")
 
     diff = commands.add_parser("diff", help="before/after/delta of a preview, or of two offline plans")
     diff.add_argument("files", nargs="+", metavar="FILE",
@@ -100,11 +138,18 @@ def build_parser() -> OneLineParser:
                          help="region to refresh (repeatable; default: every region of the current snapshot)")
     refresh.add_argument("--prices-dir", type=Path, default=PRICES_DIR, help="where snapshots live (default: cost/prices)")
     refresh.add_argument("--force", action="store_true", help="replace today's snapshot if it already exists")
+    refresh.add_argument("--spot", action="store_true",
+                         help="measure Spot prices from the EC2 Spot price history of the last 30 days (else they are carried over)")
 
     comment = commands.add_parser("comment", help="create or update the pull request's cost comment (GitHub API)")
-    comment.add_argument("body", metavar="BODY.md", help="the markdown from `diff --format markdown`")
+    comment.add_argument("body", metavar="BODY.md", nargs="?", help="the markdown from `diff --format markdown`")
+    comment.add_argument("--failure", metavar="REASON",
+                         help="replace the comment with a note that the cost check failed (no BODY.md)")
+    comment.add_argument("--run-url", help="link to the failed run in the failure note (default: from GITHUB_SERVER_URL, GITHUB_RUN_ID)")
     comment.add_argument("--pr", type=int, required=True, help="pull request number")
     comment.add_argument("--repo", default=os.environ.get("GITHUB_REPOSITORY"), help="OWNER/NAME (default: $GITHUB_REPOSITORY)")
+    comment.add_argument("--author", default=os.environ.get("COST_COMMENT_AUTHOR", DEFAULT_AUTHOR),
+                         help=f"login whose marked comment is updated (default: $COST_COMMENT_AUTHOR or {DEFAULT_AUTHOR}, the workflow token's)")
     return parser
 
 
@@ -135,15 +180,53 @@ def _changes(args: argparse.Namespace) -> tuple[list[Any], str]:
     return changes_from_plans(base, head), "diff"
 
 
-def run_report(args: argparse.Namespace) -> int:
-    snapshot = load_snapshot(args.prices)
-    changes, mode = _changes(args)
-    report = build_report(changes, snapshot, mode)
-    sys.stdout.write(RENDERERS[args.format](report))
+@contextmanager
+def batch_gc() -> Iterator[None]:
+    """Collect garbage less often while a report is built: a 10,000-step preview makes millions of
+    small objects, and CPython's default thresholds then spend a growing share of the time in the
+    collector (mypy's build tunes the same way: gc.set_threshold(200 * 1000, 30, 30))."""
+    previous = gc.get_threshold()
+    gc.set_threshold(200_000, 30, 30)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*previous)
+
+
+def gate_failures(report: CostReport, args: argparse.Namespace) -> list[str]:
+    """One line per tripped gate: the increase, the increase at max size, unpriced changes."""
+    failures = []
     if args.fail_above is not None and report.delta > args.fail_above:
-        print(f"budget: the monthly increase {signed(report.delta)} is above --fail-above ${args.fail_above:,.2f}", file=sys.stderr)
-        return EXIT_BUDGET
-    return EXIT_OK
+        failures.append(f"budget: the monthly increase {signed(report.delta)} is above --fail-above ${args.fail_above:,.2f}")
+    if args.fail_above_max is not None and report.delta_at_max > args.fail_above_max:
+        failures.append(f"budget: the monthly increase at max size {signed(report.delta_at_max)} is above "
+                        f"--fail-above-max ${args.fail_above_max:,.2f}")
+    gated = args.fail_above is not None or args.fail_above_max is not None
+    if gated and report.unpriced_changes and not args.allow_unpriced:
+        names = ", ".join(r.name for r in report.unpriced_changes[:5]) + (", …" if len(report.unpriced_changes) > 5 else "")
+        failures.append(f"budget: {len(report.unpriced_changes)} changed resources could not be priced ({names}), so the gate "
+                        "cannot see their cost; price them or pass --allow-unpriced")
+    return failures
+
+
+def run_report(args: argparse.Namespace) -> int:
+    from cost.usage import load_usage
+
+    snapshot = load_snapshot(args.prices)
+    usage = load_usage(args.usage) if args.usage is not None else None
+    context = PricingContext(on=args.as_of or datetime.now(timezone.utc).date())
+    with batch_gc():
+        changes, mode = _changes(args)
+        report = build_report(changes, snapshot, mode, context, usage)
+        if args.format == "markdown":
+            text = render_markdown(report, args.max_bytes or None)
+        else:
+            text = RENDERERS[args.format](report)
+    sys.stdout.write(text)
+    failures = gate_failures(report, args)
+    for failure in failures:
+        print(failure, file=sys.stderr)
+    return EXIT_BUDGET if failures else EXIT_OK
 
 
 def run_refresh(args: argparse.Namespace) -> int:
@@ -164,11 +247,11 @@ def run_refresh(args: argparse.Namespace) -> int:
     types = sorted(set(INSTANCE_TYPES) | {t for r in previous["regions"].values() for t in r["onDemandHour"]})
     try:
         pricing = boto3.client("pricing", region_name=PRICING_REGION)
-        document, warnings = refreshed_snapshot(
-            previous, regions, types, pricing, lambda region: boto3.client("ec2", region_name=region), now
-        )
+        ec2_for = (lambda region: boto3.client("ec2", region_name=region)) if args.spot else None
+        document, warnings = refreshed_snapshot(previous, regions, types, pricing, ec2_for, now)
     except NoCredentialsError:
-        raise InputError("no AWS credentials: set a profile or AWS_* variables (needs pricing:GetProducts, ec2:DescribeSpotPriceHistory)") from None
+        raise InputError("no AWS credentials: set a profile or AWS_* variables (needs pricing:GetProducts, "
+                         "and ec2:DescribeSpotPriceHistory with --spot)") from None
     except ClientError as error:
         info = error.response.get("Error", {})
         raise InputError(f"AWS refused {error.operation_name}: {info.get('Code')}: {info.get('Message')}") from None
@@ -178,8 +261,16 @@ def run_refresh(args: argparse.Namespace) -> int:
     target.write_text(json.dumps(document, indent=2) + "\n")
     for warning in warnings:
         print(f"warning: {warning}", file=sys.stderr)
-    print(f"wrote {target} (regions {', '.join(regions)}; previous snapshot {previous_path.name} kept)")
+    spot = "Spot measured over 30 days" if args.spot else "Spot carried over"
+    print(f"wrote {target} (regions {', '.join(regions)}; {spot}; previous snapshot {previous_path.name} kept)")
     return EXIT_OK
+
+
+def _run_url(args: argparse.Namespace) -> str | None:
+    if args.run_url:
+        return str(args.run_url)
+    server, repo, run = (os.environ.get(k) for k in ("GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "GITHUB_RUN_ID"))
+    return f"{server.rstrip('/')}/{repo}/actions/runs/{run}" if server and repo and run else None
 
 
 def run_comment(args: argparse.Namespace) -> int:
@@ -187,20 +278,25 @@ def run_comment(args: argparse.Namespace) -> int:
 
     api_url = os.environ.get("GITHUB_API_URL")
     token = os.environ.get("GITHUB_TOKEN")
+    if (args.body is None) == (args.failure is None):
+        raise InputError("comment takes BODY.md, or --failure REASON for the failure note, not both")
     if not api_url:
         raise InputError("GITHUB_API_URL is not set; GitHub Actions sets it, elsewhere export your API base URL")
     if not token:
         raise InputError("GITHUB_TOKEN is not set; pass the workflow's token in the step's env")
     if not args.repo:
         raise InputError("no repository: pass --repo OWNER/NAME or set GITHUB_REPOSITORY")
+    if args.failure is not None:
+        body = render_failure_note(args.failure, _run_url(args))
+    else:
+        try:
+            body = Path(args.body).read_text()
+        except (OSError, UnicodeDecodeError) as error:
+            raise InputError(f"{args.body}: cannot read it ({error.__class__.__name__})") from None
+        if not body.lstrip().startswith(MARKER):
+            raise InputError(f"{args.body}: does not start with {MARKER}; write it with `python -m cost diff --format markdown`")
     try:
-        body = Path(args.body).read_text()
-    except (OSError, UnicodeDecodeError) as error:
-        raise InputError(f"{args.body}: cannot read it ({error.__class__.__name__})") from None
-    if not body.lstrip().startswith(MARKER):
-        raise InputError(f"{args.body}: does not start with {MARKER}; write it with `python -m cost diff --format markdown`")
-    try:
-        result = upsert_comment(api_url, args.repo, args.pr, token, body, MARKER)
+        result = upsert_comment(api_url, args.repo, args.pr, token, body, MARKER, args.author)
     except (GitHubError, ValueError) as error:
         raise InputError(str(error)) from None
     print(f"{result.action} comment {result.comment_id} {result.url}".rstrip())
@@ -215,6 +311,6 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "comment":
             return run_comment(args)
         return run_report(args)
-    except (UsageError, InputError, SnapshotError, RegionNotInSnapshot, MissingRegion) as error:
+    except (UsageError, InputError, SnapshotError, RegionNotInSnapshot, MissingRegion, CalendarError) as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT

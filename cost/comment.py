@@ -1,7 +1,9 @@
 """Create or update the pull request's cost comment through the GitHub REST API.
 
-The comment is found by the hidden marker its body starts with, so each push updates
-one comment instead of adding another. The API base URL is passed in (the CLI takes it
+The comment is found by the hidden marker its body starts with AND its author (the
+workflow token's login, `github-actions[bot]`), so each push updates the bot's one comment
+instead of adding another, and nobody's comment that merely starts with the marker is
+overwritten. A body over GitHub's limit is refused before any request. The API base URL is passed in (the CLI takes it
 from GITHUB_API_URL, which GitHub Actions sets, also on GitHub Enterprise); the token
 is sent only to that base URL and never printed.
 """
@@ -15,6 +17,8 @@ import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from typing import Any
+
+from cost.render import GITHUB_COMMENT_LIMIT
 
 API_VERSION = "2022-11-28"
 PER_PAGE = 100
@@ -64,8 +68,14 @@ def _request(method: str, url: str, token: str, body: dict[str, Any] | None = No
         raise GitHubError(f"GitHub API: {method} {url} answered something that is not JSON") from None
 
 
-def find_marked_comment(api_url: str, repo: str, number: int, token: str, marker: str) -> dict[str, Any] | None:
-    """The first comment of the pull request whose body starts with `marker`, following pagination."""
+def _author(comment: dict[str, Any]) -> str | None:
+    user = comment.get("user")
+    login = user.get("login") if isinstance(user, dict) else None
+    return login if isinstance(login, str) else None
+
+
+def find_marked_comment(api_url: str, repo: str, number: int, token: str, marker: str, author: str) -> dict[str, Any] | None:
+    """The first comment of the pull request by `author` whose body starts with `marker`, following pagination."""
     base = api_url.rstrip("/")
     url: str | None = f"{base}/repos/{repo}/issues/{number}/comments?per_page={PER_PAGE}"
     for _ in range(MAX_PAGES):
@@ -75,7 +85,7 @@ def find_marked_comment(api_url: str, repo: str, number: int, token: str, marker
         if not isinstance(comments, list):
             raise GitHubError(f"GitHub API: listing comments of {repo}#{number} did not return a list")
         for comment in comments:
-            if isinstance(comment, dict) and str(comment.get("body", "")).lstrip().startswith(marker):
+            if isinstance(comment, dict) and _author(comment) == author and str(comment.get("body", "")).lstrip().startswith(marker):
                 return comment
         match = _NEXT_LINK.search(link or "")
         url = match.group(1) if match else None
@@ -85,14 +95,18 @@ def find_marked_comment(api_url: str, repo: str, number: int, token: str, marker
     return None
 
 
-def upsert_comment(api_url: str, repo: str, number: int, token: str, body: str, marker: str) -> CommentResult:
-    """Update the marked comment if there is one, else create it."""
+def upsert_comment(api_url: str, repo: str, number: int, token: str, body: str, marker: str, author: str) -> CommentResult:
+    """Update `author`'s marked comment if there is one, else create it."""
     if not body.lstrip().startswith(marker):
         raise ValueError(f"the comment body must start with the marker {marker}")
+    size = len(body.encode())
+    if size > GITHUB_COMMENT_LIMIT:
+        raise ValueError(f"the comment body is {size:,} bytes, over GitHub's {GITHUB_COMMENT_LIMIT:,}-character limit; "
+                         "render it with `python -m cost diff --format markdown` (which fits it)")
     if not re.fullmatch(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+", repo):
         raise ValueError(f"repository {repo!r} must be OWNER/NAME")
     base = api_url.rstrip("/")
-    existing = find_marked_comment(base, repo, number, token, marker)
+    existing = find_marked_comment(base, repo, number, token, marker, author)
     if existing is not None:
         comment, _ = _request("PATCH", f"{base}/repos/{repo}/issues/comments/{int(existing['id'])}", token, {"body": body})
         action = "updated"

@@ -42,6 +42,7 @@ class State:
     region: str | None = None
     parent: str | None = None
     custom: bool | None = None
+    retain_on_delete: bool = False
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,18 @@ def _is_aws_provider(type_token: str) -> bool:
     return type_token == "pulumi:providers:aws"
 
 
+def own_region(type_token: str, inputs: Any, fallback: str | None) -> str | None:
+    """The region a resource lives in: its own `region` input, else its provider's (`fallback`).
+
+    pulumi-aws 7 gives most resources a `region` input that overrides the provider's region
+    (pulumi registry, aws how-to-guides/aws-enhanced-region-support). Providers and
+    components are not AWS resources, so only `aws:` types are read this way.
+    """
+    if not type_token.startswith("aws:"):
+        return fallback
+    return _provider_region(inputs) or fallback
+
+
 def _state(raw: Any, where: str, type_hint: str, provider_regions: dict[str, str], default_region: str | None) -> State | None:
     if raw is None:
         return None
@@ -88,12 +101,14 @@ def _state(raw: Any, where: str, type_hint: str, provider_regions: dict[str, str
         region = provider_regions.get(provider.rsplit("::", 1)[0], default_region)
     parent = raw.get("parent")
     custom = raw.get("custom")
+    type_token = str(raw.get("type") or type_hint)
     return State(
-        type=str(raw.get("type") or type_hint),
+        type=type_token,
         inputs=inputs,
-        region=region,
+        region=own_region(type_token, inputs, region),
         parent=parent if isinstance(parent, str) and parent else None,
         custom=custom if isinstance(custom, bool) else None,
+        retain_on_delete=raw.get("retainOnDelete") is True,
     )
 
 
@@ -111,7 +126,28 @@ def _checked_steps(document: Any, source: str) -> list[dict[str, Any]]:
         for side in ("oldState", "newState"):
             if step.get(side) is not None and not isinstance(step[side], dict):
                 raise InputError(f"{source}: steps[{index}].{side} must be an object")
+    _check_sames_listed(document, steps, source)
     return steps
+
+
+def _check_sames_listed(document: dict[str, Any], steps: list[dict[str, Any]], source: str) -> None:
+    """Refuse a preview whose unchanged resources were left out: its totals would drop them.
+
+    `pulumi preview --json` lists a `same` step only with `--show-sames` (and always the root
+    stack, and a same whose `protect` changed), while `changeSummary.same` counts every
+    unchanged resource (pulumi pkg/backend/display/display.go `shouldShow`, json.go
+    `ShowPreviewDigest`). More counted than listed means the flag was missing.
+    """
+    summary = document.get("changeSummary")
+    counted = summary.get("same") if isinstance(summary, dict) else None
+    if isinstance(counted, bool) or not isinstance(counted, int):
+        return
+    listed = sum(1 for step in steps if step["op"] == "same")
+    if counted > listed:
+        raise InputError(
+            f"{source}: changeSummary counts {counted} unchanged resources but only {listed} `same` steps are listed, "
+            "so the totals would leave the rest out; rerun `pulumi preview --json --show-sames`"
+        )
 
 
 def preview_regions(steps: Iterable[dict[str, Any]]) -> tuple[dict[str, str], dict[str, str]]:
@@ -219,7 +255,8 @@ def plan_states(document: Any, source: str = "plan", region: str | None = None) 
         key = f"{resource['type']}::{resource['name']}"
         if key in states:
             raise InputError(f"{source}: {key} is listed twice")
-        states[key] = State(type=resource["type"], inputs=resource.get("inputs") or {}, region=where)
+        inputs = resource.get("inputs") or {}
+        states[key] = State(type=resource["type"], inputs=inputs, region=own_region(resource["type"], inputs, where))
     return states
 
 

@@ -59,6 +59,18 @@ class PriceSnapshot:
         """A fixed hourly price such as `eksClusterHour` or `natGatewayHour`."""
         return float(self.region(region)[key])
 
+    def optional(self, region: str, key: str) -> float | None:
+        """A price only some snapshots carry (the usage prices: `natGatewayGb`, `s3StandardGbMonth` …)."""
+        value = self.region(region).get(key)
+        return None if value is None else float(value)
+
+    def spot_measured(self, region: str, instance_type: str) -> dict[str, Any] | None:
+        """The measurement behind a Spot price (`refresh-prices --spot`), or None for an estimate."""
+        return self.regions.get(region, {}).get("spotMeasured", {}).get(instance_type)
+
+    def spot_source(self, region: str) -> str:
+        return str(self.regions.get(region, {}).get("spotSource", "not stated"))
+
     def ebs_gb_month(self, region: str, volume_type: str) -> float | None:
         return self.region(region)["ebsGbMonth"].get(volume_type)
 
@@ -66,7 +78,13 @@ class PriceSnapshot:
         return str(self.regions.get(region, {}).get("date", self.date))
 
 
-_REGION_KEYS = ("eksClusterHour", "natGatewayHour", "publicIpv4Hour", "ebsGbMonth", "onDemandHour", "spotHour")
+_REGION_KEYS = ("eksClusterHour", "eksExtendedClusterHour", "natGatewayHour", "publicIpv4Hour", "ebsGbMonth", "onDemandHour", "spotHour")
+# Prices of usage-based items: optional, since they matter only with a usage file.
+USAGE_PRICE_KEYS = ("natGatewayGb", "s3StandardGbMonth", "s3PutPer1000", "s3GetPer1000", "logsIngestGb")
+
+
+def _price(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0
 
 
 def snapshot_from_json(document: Any, source: str) -> PriceSnapshot:
@@ -89,10 +107,17 @@ def snapshot_from_json(document: Any, source: str) -> PriceSnapshot:
                 raise SnapshotError(f"{source}: regions.{region}.{key} is missing")
         for table in ("ebsGbMonth", "onDemandHour", "spotHour"):
             values = prices[table]
-            if not isinstance(values, dict) or not all(
-                isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0 for v in values.values()
-            ):
+            if not isinstance(values, dict) or not all(_price(v) for v in values.values()):
                 raise SnapshotError(f"{source}: regions.{region}.{table} must map names to non-negative numbers")
+        for key in ("eksClusterHour", "eksExtendedClusterHour", "natGatewayHour", "publicIpv4Hour",
+                    *(k for k in USAGE_PRICE_KEYS if k in prices)):
+            if not _price(prices[key]):
+                raise SnapshotError(f"{source}: regions.{region}.{key} must be a non-negative number")
+        measured = prices.get("spotMeasured", {})
+        if not isinstance(measured, dict) or not all(
+            isinstance(m, dict) and all(_price(m.get(k)) for k in ("mean", "min", "max")) for m in measured.values()
+        ):
+            raise SnapshotError(f"{source}: regions.{region}.spotMeasured must map types to {{mean, min, max}} prices")
     hours = document.get("hoursPerMonth", 730)
     if not isinstance(hours, (int, float)) or hours <= 0:
         raise SnapshotError(f"{source}: hoursPerMonth must be a positive number")

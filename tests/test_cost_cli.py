@@ -12,15 +12,14 @@ import pytest
 
 from cost.cli import main
 from cost.render import MARKER
+from tests.cost_helpers import AS_OF, FIXTURES, ROOT, SNAPSHOT_PATH
 
-ROOT = Path(__file__).resolve().parent.parent
-FIXTURES = Path(__file__).parent / "fixtures" / "cost"
-SNAPSHOT = ROOT / "cost" / "prices" / "aws-2026-11-25.json"
+SNAPSHOT = SNAPSHOT_PATH
 CHILDREN = str(FIXTURES / "preview_eks_children.json")
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main([*argv, "--prices", str(SNAPSHOT)] if argv and argv[0] in ("diff", "estimate") else list(argv))
+    code = main([*argv, "--prices", str(SNAPSHOT), *AS_OF] if argv and argv[0] in ("diff", "estimate") else list(argv))
     captured = capsys.readouterr()
     return code, captured.out, captured.err
 
@@ -58,18 +57,20 @@ def test_json_marks_what_is_left_out_of_the_totals(capsys: pytest.CaptureFixture
 def test_table_is_the_default(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "diff", str(FIXTURES / "preview_delete.json"))
     assert code == 0
-    assert out.splitlines()[0] == "Monthly cost: $301.46 → $0.00 (-$301.46, -100.0%)"
+    assert out.splitlines()[0] == "Monthly cost: $301.46 → $0.00 (-$301.46, -100.0%) · at max size $493.42 → $0.00 (-$493.42)"
     assert "AWS price snapshot 2026-11-25" in out.splitlines()[1]
-    assert any(line.split()[:3] == ["drivers", "NodeGroup", "delete"] and line.endswith("-$191.96") for line in out.splitlines())
+    # Two r5.large drivers now, up to four at max size: the delta at the desired size, then at max.
+    assert any(line.split()[:3] == ["drivers", "NodeGroup", "delete"] and line.split()[-2:] == ["-$191.96", "-$383.92"]
+               for line in out.splitlines())
 
 
 def test_markdown_starts_with_the_marker_and_says_the_snapshot(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "diff", CHILDREN, "--format", "markdown")
     assert code == 0
     assert out.splitlines()[0] == MARKER
-    assert out.splitlines()[1] == "### Monthly cost: $254.66 → $1,070.10 (+$815.44, +320.2%)"
+    assert out.splitlines()[1] == "### Monthly cost: $254.66 → $1,070.10 (+$815.44, +320.2%) · at max size $1,812.53 → $4,040.68 (+$2,228.15)"
     assert "AWS price snapshot 2026-11-25" in out
-    assert "#### Spot saving: $920.38/month at desired size, $4,601.92/month at max size" in out
+    assert "#### Spot saving: $920.38/month at the priced size, $4,601.92/month at max size" in out
     # The eks:index components are included in their children, not shown as $0 rows.
     assert out.count("`nodegroups-executors` | NodeGroup") == 1
     assert "ManagedNodeGroup" not in out.split("#### Spot saving")[0]
@@ -158,7 +159,7 @@ def test_stdin_is_read_for_dash(monkeypatch: pytest.MonkeyPatch, capsys: pytest.
 
 def test_module_entry_point_runs_as_a_process(tmp_path: Path) -> None:
     """The real `python -m cost` process: exit codes 0, 3 and 2 reach the shell."""
-    command = [sys.executable, "-m", "cost", "diff", CHILDREN, "--format", "json"]
+    command = [sys.executable, "-m", "cost", "diff", CHILDREN, "--format", "json", *AS_OF]
     ok = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert ok.returncode == 0 and json.loads(ok.stdout)["deltaMonthly"] == 815.44
     gate = subprocess.run([*command, "--fail-above", "10"], cwd=ROOT, capture_output=True, text=True, timeout=60)
@@ -170,10 +171,10 @@ def test_module_entry_point_runs_as_a_process(tmp_path: Path) -> None:
 def test_readme_example_is_the_current_rendering_of_the_fixture(capsys: pytest.CaptureFixture[str]) -> None:
     """The README shows a real comment: the markdown of tests/fixtures/cost/preview_eks_children.json.
 
-    README.cost.md until the section is merged into README.md; either must carry it.
+    The README's cost section or docs/cost.md must carry it.
     """
     code, out, _ = run(capsys, "diff", CHILDREN, "--format", "markdown")
-    readmes = [p.read_text() for p in (ROOT / "README.cost.md", ROOT / "README.md") if p.exists()]
+    readmes = [p.read_text() for p in (ROOT / "docs" / "cost.md", ROOT / "README.md") if p.exists()]
     assert code == 0
     assert any(out.strip() in readme for readme in readmes)
 
@@ -200,4 +201,4 @@ def test_markdown_is_inert_whatever_the_preview_names(tmp_path: Path, capsys: py
     rows = [line for line in out.splitlines() if line.startswith("| ")]
     assert not any(line.startswith("| forged") for line in rows)
     row = next(line for line in rows if "NatGateway" in line)
-    assert len(re.split(r"(?<!\\)\|", row)) == 8  # six cells (plus the empty ends): the name's pipes are escaped
+    assert len(re.split(r"(?<!\\)\|", row)) == 9  # seven cells (plus the empty ends): the name's pipes are escaped

@@ -7,104 +7,16 @@ real urllib client sent: method, path, headers and JSON body.
 
 from __future__ import annotations
 
-import json
-import threading
-from collections.abc import Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
-from urllib.parse import urlparse
 
 import pytest
 
 from cost.cli import main
 from cost.comment import GitHubError, upsert_comment
 from cost.render import MARKER
+from tests.github_recorder import BOT, REPO, GitHubRecorder, comment, github  # noqa: F401  (github is a fixture)
 
 TOKEN = "ghs_recordertoken123"
-REPO = "octo/spark-eks-spot"
-
-
-@dataclass
-class Recorded:
-    method: str
-    path: str
-    headers: dict[str, str]
-    body: Any
-
-
-@dataclass
-class GitHubRecorder:
-    """Comments per page; answers list/create/update; `fail` forces a status on writes."""
-
-    pages: list[list[dict[str, Any]]] = field(default_factory=lambda: [[]])
-    fail: int | None = None
-    foreign_next_link: bool = False
-    requests: list[Recorded] = field(default_factory=list)
-    base: str = ""
-
-
-@pytest.fixture
-def github() -> Iterator[GitHubRecorder]:
-    state = GitHubRecorder()
-
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args: Any) -> None:  # keep pytest output clean
-            pass
-
-        def _record(self) -> Recorded:
-            length = int(self.headers.get("Content-Length") or 0)
-            raw = self.rfile.read(length) if length else b""
-            entry = Recorded(self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, json.loads(raw) if raw else None)
-            state.requests.append(entry)
-            return entry
-
-        def _send(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
-            data = json.dumps(payload).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            for key, value in (headers or {}).items():
-                self.send_header(key, value)
-            self.end_headers()
-            self.wfile.write(data)
-
-        def do_GET(self) -> None:
-            self._record()
-            url = urlparse(self.path)
-            page = int(dict(p.split("=") for p in url.query.split("&") if "=" in p).get("page", "1"))
-            headers = {}
-            if page < len(state.pages):
-                host = "http://127.0.0.1:1" if state.foreign_next_link else state.base.removesuffix("/api/v3")
-                headers["Link"] = f'<{host}{url.path}?per_page=100&page={page + 1}>; rel="next", <{host}{url.path}?page={len(state.pages)}>; rel="last"'
-            self._send(200, state.pages[page - 1], headers)
-
-        def do_POST(self) -> None:
-            entry = self._record()
-            if state.fail:
-                self._send(state.fail, {"message": "Resource not accessible by integration"})
-                return
-            self._send(201, {"id": 555, "body": entry.body["body"], "html_url": f"http://127.0.0.1/{REPO}/pull/7#issuecomment-555"})
-
-        def do_PATCH(self) -> None:
-            entry = self._record()
-            if state.fail:
-                self._send(state.fail, {"message": "Forbidden"})
-                return
-            comment_id = int(self.path.rsplit("/", 1)[1])
-            self._send(200, {"id": comment_id, "body": entry.body["body"], "html_url": f"http://127.0.0.1/{REPO}/pull/7#issuecomment-{comment_id}"})
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    state.base = f"http://127.0.0.1:{server.server_address[1]}/api/v3"
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield state
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
 
 
 BODY = f"{MARKER}\n### Monthly cost: $254.66 → $1,070.10 (+$815.44, +320.2%)\n"
@@ -112,8 +24,8 @@ BODY = f"{MARKER}\n### Monthly cost: $254.66 → $1,070.10 (+$815.44, +320.2%)\n
 
 def test_creates_the_comment_when_none_is_marked(github: GitHubRecorder) -> None:
     """Two pages of other comments are read, then one POST with the headers GitHub documents."""
-    github.pages = [[{"id": 1, "body": "LGTM"}], [{"id": 2, "body": "cost? " + MARKER}]]  # marker not at the start: not ours
-    result = upsert_comment(github.base, REPO, 7, TOKEN, BODY, MARKER)
+    github.pages = [[comment(1, "LGTM", "octocat")], [comment(2, "cost? " + MARKER)]]  # marker not at the start: not ours
+    result = upsert_comment(github.base, REPO, 7, TOKEN, BODY, MARKER, BOT)
     assert (result.action, result.comment_id) == ("created", 555)
     assert [(r.method, r.path) for r in github.requests] == [
         ("GET", f"/api/v3/repos/{REPO}/issues/7/comments?per_page=100"),
@@ -130,8 +42,8 @@ def test_creates_the_comment_when_none_is_marked(github: GitHubRecorder) -> None
 
 def test_updates_the_marked_comment_on_a_later_page(github: GitHubRecorder) -> None:
     """The comment the workflow wrote before is PATCHed, nothing new is posted."""
-    github.pages = [[{"id": 1, "body": "first"}], [{"id": 42, "body": f"{MARKER}\nold figures"}, {"id": 43, "body": "later"}]]
-    result = upsert_comment(github.base, REPO, 7, TOKEN, BODY, MARKER)
+    github.pages = [[comment(1, "first", "octocat")], [comment(42, f"{MARKER}\nold figures"), comment(43, "later", "octocat")]]
+    result = upsert_comment(github.base, REPO, 7, TOKEN, BODY, MARKER, BOT)
     assert (result.action, result.comment_id) == ("updated", 42)
     assert [r.method for r in github.requests] == ["GET", "GET", "PATCH"]
     assert github.requests[-1].path == f"/api/v3/repos/{REPO}/issues/comments/42"
@@ -142,7 +54,7 @@ def test_a_refused_write_is_one_line_with_the_fix_and_no_token(github: GitHubRec
     """403 (fork pull requests get a read-only token): the message names the permission, never the token."""
     github.fail = 403
     with pytest.raises(GitHubError) as raised:
-        upsert_comment(github.base, REPO, 7, TOKEN, BODY, MARKER)
+        upsert_comment(github.base, REPO, 7, TOKEN, BODY, MARKER, BOT)
     message = str(raised.value)
     assert "\n" not in message and "403" in message and "pull-requests: write" in message
     assert TOKEN not in message
@@ -150,16 +62,16 @@ def test_a_refused_write_is_one_line_with_the_fix_and_no_token(github: GitHubRec
 
 def test_the_token_never_follows_a_link_to_another_host(github: GitHubRecorder) -> None:
     """A next-page Link outside the configured API base (another port here) is refused before any request goes there."""
-    github.pages = [[{"id": 1, "body": "a"}], [{"id": 2, "body": "b"}]]
+    github.pages = [[comment(1, "a")], [comment(2, "b")]]
     github.foreign_next_link = True
     with pytest.raises(GitHubError, match="outside"):
-        upsert_comment(github.base, REPO, 7, TOKEN, BODY, MARKER)
+        upsert_comment(github.base, REPO, 7, TOKEN, BODY, MARKER, BOT)
     assert len(github.requests) == 1
 
 
 def test_body_without_marker_is_refused_before_any_request(github: GitHubRecorder) -> None:
     with pytest.raises(ValueError, match="marker"):
-        upsert_comment(github.base, REPO, 7, TOKEN, "### no marker", MARKER)
+        upsert_comment(github.base, REPO, 7, TOKEN, "### no marker", MARKER, BOT)
     assert github.requests == []
 
 
@@ -198,3 +110,77 @@ def test_cli_comment_missing_environment_is_one_line(
     assert main(["comment", str(body), "--pr", "7"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and expected in err and TOKEN not in err
+
+
+def test_only_the_bots_own_marked_comment_is_updated(github: GitHubRecorder) -> None:
+    """Anyone can post a comment that starts with the marker: the writer matches the marker AND the
+    author (the workflow's GITHUB_TOKEN writes as github-actions[bot]), so a forged comment is never
+    overwritten and the bot's real one is found after it."""
+    forged = comment(30, f"{MARKER}\n### Monthly cost: $0.00 → $0.00 (no change)", "mallory")
+    github.pages = [[forged, comment(31, f"{MARKER}\nold figures")]]
+    result = upsert_comment(github.base, REPO, 7, TOKEN, BODY, MARKER, BOT)
+    assert (result.action, result.comment_id) == ("updated", 31)
+    assert [(r.method, r.path) for r in github.writes()] == [("PATCH", f"/api/v3/repos/{REPO}/issues/comments/31")]
+    assert github.find(30)["body"].startswith(MARKER + "\n### Monthly cost: $0.00")
+
+
+def test_a_forged_marker_alone_gets_a_new_comment(github: GitHubRecorder) -> None:
+    """Only someone else's marked comment: the bot posts its own rather than editing theirs."""
+    github.pages = [[comment(30, f"{MARKER}\nforged", "mallory")]]
+    result = upsert_comment(github.base, REPO, 7, TOKEN, BODY, MARKER, BOT)
+    assert result.action == "created"
+    assert [r.method for r in github.writes()] == ["POST"]
+
+
+def test_a_body_over_githubs_limit_is_refused_before_any_request(github: GitHubRecorder) -> None:
+    """GitHub answers 422 "Body is too long (maximum is 65536 characters)" (danger/danger#424): the writer
+    refuses first, in one line, and the recorder (which answers 422 like GitHub) sees nothing."""
+    body = BODY + "x" * 65_536
+    with pytest.raises(ValueError, match=r"over GitHub's 65,536-character limit") as raised:
+        upsert_comment(github.base, REPO, 7, TOKEN, body, MARKER, BOT)
+    assert "\n" not in str(raised.value)
+    assert github.requests == []
+
+
+def test_the_recorder_refuses_an_oversized_comment_as_github_does(github: GitHubRecorder) -> None:
+    """The stand-in can say no: a 65,537-character body posted past the writer's own check gets 422."""
+    import json
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(f"{github.base}/repos/{REPO}/issues/7/comments", method="POST",
+                                     data=json.dumps({"body": "x" * 65_537}).encode())
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=10)
+    assert refused.value.code == 422
+
+
+def test_cli_failure_note_replaces_the_stale_figures(
+    github: GitHubRecorder, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`comment --failure REASON`: the bot's comment with an earlier commit's figures is PATCHed to a
+    note naming the failure and the run, so no stale numbers stay on the pull request."""
+    github.pages = [[comment(42, f"{MARKER}\n### Monthly cost: $254.66 → $1,070.10 (+$815.44, +320.2%)")]]
+    monkeypatch.setenv("GITHUB_API_URL", github.base)
+    monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
+    monkeypatch.setenv("GITHUB_REPOSITORY", REPO)
+    monkeypatch.setenv("GITHUB_SERVER_URL", "https://github.example.com")
+    monkeypatch.setenv("GITHUB_RUN_ID", "9001")
+    assert main(["comment", "--failure", "pulumi preview failed <b>@team</b>", "--pr", "7"]) == 0
+    assert capsys.readouterr().out.startswith("updated comment 42")
+    note = github.find(42)["body"]
+    assert note.startswith(MARKER + "\n### Monthly cost: not available for this commit")
+    assert "$1,070.10" not in note
+    assert f"([the run](https://github.example.com/{REPO}/actions/runs/9001))" in note
+    assert "<b>" not in note and "@team" not in note  # the reason is inert text
+
+
+def test_cli_comment_needs_a_body_or_a_failure_not_both(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    body = tmp_path / "cost.md"
+    body.write_text(BODY)
+    monkeypatch.setenv("GITHUB_API_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
+    for argv in (["comment", "--pr", "7"], ["comment", str(body), "--failure", "x", "--pr", "7"]):
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "BODY.md, or --failure REASON" in err

@@ -10,6 +10,7 @@ from pulumi.automation.events import EngineEvent
 from cost.cli import main as cost_main
 from cost.snapshot import load_snapshot
 from infra import automation
+from tests.cost_helpers import AS_OF
 
 FIXTURE = Path(__file__).parent / "fixtures" / "automation" / "preview-events.jsonl"
 
@@ -20,7 +21,7 @@ def test_cost_diff_reads_the_preview_document_built_from_engine_events(tmp_path:
     preview_file = tmp_path / "preview.json"
     automation.write_json_atomic(preview_file, automation.preview_document(events), overwrite=False)
 
-    assert cost_main(["diff", str(preview_file), "--format", "json"]) == 0
+    assert cost_main(["diff", str(preview_file), "--format", "json", *AS_OF]) == 0
     report = json.loads(capsys.readouterr().out)
 
     names = [r["name"] for r in report["resources"]]

@@ -18,6 +18,7 @@ from cost.render import MARKER, render_markdown
 from cost.report import build_report
 from cost.snapshot import PRICES_DIR, load_snapshot
 from infra.plan import run_plan, stack_config
+from tests.cost_helpers import AS_OF, context
 
 H = 730
 SNAPSHOT = PRICES_DIR / "aws-2026-11-25.json"
@@ -63,7 +64,7 @@ def test_the_prices_used_here_are_the_snapshots() -> None:
 def test_dev_plan_costs_the_control_plane_one_nat_and_one_driver(plans: dict[str, Any]) -> None:
     """dev: EKS 73.00 + NAT 32.85 + its IPv4 3.65 + one m5.xlarge driver with 50 GiB (145.16); executors at zero."""
     states = plan_states(plans["base"], "base")
-    report = build_report(changes_from_plans({}, states), load_snapshot(SNAPSHOT), "estimate")
+    report = build_report(changes_from_plans({}, states), load_snapshot(SNAPSHOT), "estimate", context())
     driver = 0.192 * H + 50 * 0.10
     assert report.total_after == pytest.approx(0.10 * H + 0.045 * H + 0.005 * H + driver)  # 254.66
     executors = next(r for r in report.resources if r.name == "nodegroups-executors")
@@ -76,7 +77,7 @@ def test_dev_to_prod_sized_round_trip(plans: dict[str, Any]) -> None:
     """Every priced change of the head appears with its hand-computed figure, and the totals add up."""
     base = plan_states(plans["base"], "base")
     head = plan_states(plans["head"], "head")
-    report = build_report(changes_from_plans(base, head), load_snapshot(SNAPSHOT))
+    report = build_report(changes_from_plans(base, head), load_snapshot(SNAPSHOT), "diff", context())
     by_key = {r.urn: r for r in report.resources}
 
     executors = by_key["eks:index:ManagedNodeGroup::nodegroups-executors"]
@@ -107,7 +108,7 @@ def test_dev_to_prod_sized_round_trip(plans: dict[str, Any]) -> None:
 def test_cli_renders_the_pull_request_comment_for_the_round_trip(plans: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:
     """`python -m cost diff BASE HEAD --format markdown` prints the comment: marker, headline, Spot saving."""
     folder = plans["dir"]
-    code = main(["diff", str(folder / "base.json"), str(folder / "head.json"), "--format", "markdown", "--prices", str(SNAPSHOT)])
+    code = main(["diff", str(folder / "base.json"), str(folder / "head.json"), "--format", "markdown", "--prices", str(SNAPSHOT), *AS_OF])
     out = capsys.readouterr().out
     assert code == 0
     assert out.startswith(MARKER + "\n")
@@ -119,7 +120,7 @@ def test_cli_renders_the_pull_request_comment_for_the_round_trip(plans: dict[str
 def test_budget_gate_on_the_round_trip(plans: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:
     """An increase of $1,435.06 trips a $1,000 budget (exit 3) but not a $1,500 one."""
     folder = plans["dir"]
-    files = [str(folder / "base.json"), str(folder / "head.json"), "--prices", str(SNAPSHOT)]
+    files = [str(folder / "base.json"), str(folder / "head.json"), "--prices", str(SNAPSHOT), *AS_OF]
     assert main(["diff", *files, "--fail-above", "1000"]) == 3
     err = capsys.readouterr().err
     assert err.strip() == "budget: the monthly increase +$1,435.06 is above --fail-above $1,000.00"
@@ -130,4 +131,4 @@ def test_render_is_stable_for_the_same_plans(plans: dict[str, Any]) -> None:
     """Same plans, same comment: the workflow's update is a no-op when nothing changed."""
     snapshot = load_snapshot(SNAPSHOT)
     changes = changes_from_plans(plan_states(plans["base"]), plan_states(plans["head"]))
-    assert render_markdown(build_report(changes, snapshot)) == render_markdown(build_report(changes, snapshot))
+    assert render_markdown(build_report(changes, snapshot, "diff", context())) == render_markdown(build_report(changes, snapshot, "diff", context()))

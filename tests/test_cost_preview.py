@@ -7,33 +7,10 @@ pins those prices so a changed snapshot shows up as one clear failure.
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import pytest
 
-from cost.inputs import changes_from_preview
 from cost.pricing import MissingRegion
-from cost.report import CostReport, build_report
-from cost.snapshot import PRICES_DIR, PriceSnapshot, load_snapshot
-
-FIXTURES = Path(__file__).parent / "fixtures" / "cost"
-H = 730
-
-
-def snapshot() -> PriceSnapshot:
-    return load_snapshot(PRICES_DIR / "aws-2026-11-25.json")
-
-
-def report_of(fixture: str, region: str | None = None) -> CostReport:
-    document = json.loads((FIXTURES / fixture).read_text())
-    return build_report(changes_from_preview(document, fixture, region), snapshot())
-
-
-def by_name(report: CostReport, name: str, type_suffix: str = "") -> object:
-    matches = [r for r in report.resources if r.name == name and r.type.endswith(type_suffix)]
-    assert len(matches) == 1, [r.urn for r in matches]
-    return matches[0]
+from tests.cost_helpers import H, by_name, report_of, snapshot
 
 
 def test_the_prices_used_here_are_the_snapshots() -> None:
@@ -113,7 +90,9 @@ def test_mixed_spot_group_is_priced_over_all_its_types() -> None:
     assert details["spot"]["onDemandHourlyPerNode"] == pytest.approx(od_mean)
     assert details["spot"]["onDemandEquivalentMonthly"] == pytest.approx(4 * (od_mean * H + volume), abs=0.01)  # 1317.12
     assert details["spot"]["savingMonthly"] == pytest.approx(4 * H * (od_mean - spot_mean), abs=0.01)  # 756.28
-    assert details["spot"]["savingPercent"] == pytest.approx(59.4)
+    # The saving as a share of the same capacity On-Demand (root volumes on both sides), and on instance-hours alone.
+    assert details["spot"]["savingPercent"] == pytest.approx(round(100 * 756.28 / 1317.12, 1))  # 57.4
+    assert details["spot"]["instanceSavingPercent"] == pytest.approx(59.4)
 
 
 def test_on_demand_group_is_priced_at_its_first_type_with_the_range_of_all() -> None:

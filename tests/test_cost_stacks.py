@@ -9,6 +9,7 @@ import pytest
 
 from cost.cli import main as cost_main
 from cost.snapshot import load_snapshot
+from tests.cost_helpers import AS_OF
 from tests.infra_plans import stack_plan
 
 HOURS = 730
@@ -25,7 +26,7 @@ def plan_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 def test_dev_to_prod_prices_the_extra_nat_gateways_and_driver(plan_files: tuple[Path, Path], capsys) -> None:
     """Prod adds two NAT gateways (one per AZ) and a second On-Demand driver; each is priced from the snapshot."""
-    assert cost_main(["diff", str(plan_files[0]), str(plan_files[1]), "--format", "json"]) == 0
+    assert cost_main(["diff", str(plan_files[0]), str(plan_files[1]), "--format", "json", *AS_OF]) == 0
     report = json.loads(capsys.readouterr().out)
     prices = load_snapshot()
     by_name = {r["name"]: r for r in report["resources"]}
@@ -46,7 +47,7 @@ def test_dev_to_prod_prices_the_extra_nat_gateways_and_driver(plan_files: tuple[
 
 def test_markdown_comment_for_dev_to_prod_starts_with_the_marker(plan_files: tuple[Path, Path], capsys) -> None:
     """The PR comment for the dev→prod change: hidden marker first, then the headline."""
-    assert cost_main(["diff", str(plan_files[0]), str(plan_files[1]), "--format", "markdown"]) == 0
+    assert cost_main(["diff", str(plan_files[0]), str(plan_files[1]), "--format", "markdown", *AS_OF]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == "<!-- spark-eks-spot:cost -->"
     assert lines[1].startswith("### Monthly cost: $")

@@ -1,8 +1,9 @@
-"""The pull-request workflow: its shape, and its pricing step's shell run for real.
+"""The pull-request workflow: its shape, and its steps' shell run for real.
 
 No GitHub runner here, so the workflow's own `run:` scripts are executed with bash in a
 temporary folder, with the variables the runner would set, against the real `python -m
-cost`. Cloud-only steps (OIDC, Pulumi CLI) cannot run here.
+cost`, the loopback GitHub API recorder (tests/github_recorder.py) and the pulumi CLI
+recorder (tests/pulumi_recorder.py). The OIDC and setup actions cannot run here.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ import yaml
 
 from cost.cli import build_parser
 from cost.render import MARKER
+from tests.github_recorder import REPO, GitHubRecorder, comment, github  # noqa: F401  (github is a fixture)
+from tests.pulumi_recorder import Recorder
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKFLOW = ROOT / ".github" / "workflows" / "preview.yml"
@@ -76,7 +79,8 @@ def test_every_cost_flag_the_workflow_uses_exists() -> None:
 
 
 def run_step(name: str, folder: Path, env: dict[str, str]) -> tuple[subprocess.CompletedProcess[str], dict[str, str]]:
-    """Run one step's `run:` script as the runner would (bash -e), with the real python -m cost on PATH."""
+    """Run one step's `run:` script as the runner would (bash -e), with the real python -m cost on PATH
+    (and whatever else a test put in `folder`/bin, such as the pulumi recorder)."""
     script = step(name)["run"]
     output = folder / "github_output"
     output.write_text("")
@@ -90,6 +94,8 @@ def run_step(name: str, folder: Path, env: dict[str, str]) -> tuple[subprocess.C
         "PYTHONPATH": str(ROOT),
         "GITHUB_OUTPUT": str(output),
         "COST_BUDGET_USD": "",
+        "COST_BUDGET_MAX_USD": "",
+        "COST_ALLOW_UNPRICED": "",
         **env,
     }
     result = subprocess.run(["bash", "-e", "-c", script], cwd=folder, env=environment, capture_output=True, text=True, timeout=120)
@@ -116,6 +122,7 @@ def test_pricing_step_offline_writes_the_comment_and_json(tmp_path: Path) -> Non
     assert markdown.startswith(MARKER)
     assert "### Monthly cost: $36.50 → $109.50 (+$73.00, +200.0%)" in markdown  # (0.045 + 0.005) × 730 per NAT and its IPv4
     assert json.loads((tmp_path / "cost.json").read_text())["deltaMonthly"] == 73.0
+    assert (tmp_path / "cost-full.md").read_text() == markdown  # small enough: the comment is the whole report
 
 
 def test_pricing_step_with_a_preview_and_a_budget(tmp_path: Path) -> None:
@@ -139,3 +146,89 @@ def test_pricing_step_on_unreadable_input_fails_the_check(tmp_path: Path) -> Non
     assert not (tmp_path / "cost.json").exists()
     final, _ = run_step("Budget and input check", tmp_path, {"STATUS": "2"})
     assert final.returncode == 2
+
+
+def test_pulumi_install_runs_before_the_preview_with_show_sames(tmp_path: Path) -> None:
+    """Pulumi.yaml runs the program from the virtualenv `.venv`, which a fresh checkout lacks: the
+    preview then stops with "The 'virtualenv' option in Pulumi.yaml is set to ".venv", but ...
+    doesn't exist" (pulumi sdk/python/toolchain/pip.go, NewVirtualEnvError) until `pulumi install`
+    creates it. The cloud steps, run in order against the pulumi CLI recorder: install, then
+    `preview --json --show-sames`, whose JSON lands in preview.json for the pricing step."""
+    names = [s.get("name") for s in steps()]
+    assert names.index("Pulumi CLI") < names.index("Pulumi install") < names.index("Pulumi preview")
+    assert step("Pulumi install")["if"] == step("Pulumi preview")["if"] == "env.CLOUD == 'true'"
+    preview = (FIXTURES / "preview_eks_children.json").read_text()
+    pulumi = Recorder(tmp_path).install({"install": {"stdout": "Finished installing dependencies"},
+                                         "preview": {"stdout": " ".join(preview.split())}})
+    for name in ("Pulumi install", "Pulumi preview"):
+        result, _ = run_step(name, tmp_path, {"CLOUD": "true", "STACK": "dev"})
+        assert result.returncode == 0, result.stderr
+    argvs = [call["argv"] for call in pulumi.calls]
+    assert argvs[0] == ["install"]
+    assert argvs[1][0] == "preview" and {"--json", "--show-sames", "--non-interactive"} <= set(argvs[1])
+    assert argvs[1][argvs[1].index("--stack") + 1] == "dev"
+    assert json.loads((tmp_path / "preview.json").read_text()) == json.loads(preview)
+    priced, outputs = run_step("Price the change", tmp_path, {"CLOUD": "true"})
+    assert outputs["status"] == "0", priced.stderr
+
+
+def test_a_preview_without_sames_fails_the_pricing_step(tmp_path: Path) -> None:
+    """Should the flag ever go, the pricing step refuses the preview (status 2), never a low total."""
+    document = json.loads((FIXTURES / "preview_eks_children.json").read_text())
+    document["steps"] = [s for s in document["steps"] if s["op"] != "same"]
+    (tmp_path / "preview.json").write_text(json.dumps(document))
+    result, outputs = run_step("Price the change", tmp_path, {"CLOUD": "true"})
+    assert outputs["status"] == "2" and "--show-sames" in result.stderr
+    assert not (tmp_path / "cost.json").exists()
+
+
+def test_failure_note_runs_whenever_pricing_did_not_finish() -> None:
+    """The note's condition: not cancelled, this repository's pull request, and pricing neither ok (0)
+    nor gated (3); an empty status means an earlier step (preview or plans) failed."""
+    note = step("Failure note on the pull request")
+    condition = note["if"].replace("${{", "").replace("}}", "").split()
+    assert " ".join(condition) == ("!cancelled() && env.SAME_REPO == 'true' && steps.cost.outputs.status != '0' "
+                                   "&& steps.cost.outputs.status != '3'")
+    assert note["env"]["GITHUB_TOKEN"] == "${{ github.token }}"
+    names = [s.get("name") for s in steps()]
+    assert names.index("Comment on the pull request") < names.index("Failure note on the pull request") < names.index("Budget and input check")
+
+
+def test_failure_note_replaces_the_stale_comment_after_a_pricing_error(tmp_path: Path, github: GitHubRecorder) -> None:
+    """The pricing step fails (an empty preview.json, status 2); the failure-note step, run against the
+    loopback GitHub API, PATCHes the bot's comment that still shows the previous commit's figures."""
+    github.pages = [[comment(11, "LGTM", "octocat"), comment(12, f"{MARKER}\n### Monthly cost: $254.66 → $1,070.10")]]
+    (tmp_path / "preview.json").write_text("")
+    _result, outputs = run_step("Price the change", tmp_path, {"CLOUD": "true"})
+    assert outputs["status"] == "2"
+    env = {"GITHUB_API_URL": github.base, "GITHUB_TOKEN": "ghs_token", "GITHUB_REPOSITORY": REPO, "PR_NUMBER": "7",
+           "STATUS": outputs["status"], "GITHUB_SERVER_URL": "https://github.example.com", "GITHUB_RUN_ID": "77"}
+    result, _ = run_step("Failure note on the pull request", tmp_path, env)
+    assert result.returncode == 0, result.stderr
+    assert [(r.method, r.path) for r in github.writes()] == [("PATCH", f"/api/v3/repos/{REPO}/issues/comments/12")]
+    note = github.find(12)["body"]
+    assert note.startswith(f"{MARKER}\n### Monthly cost: not available for this commit")
+    assert "pricing exited with status 2: error: preview.json: is empty; did the command that writes it fail?" in note
+    assert "$1,070.10" not in note and github.find(11)["body"] == "LGTM"
+
+
+def test_failure_note_after_a_failed_preview(tmp_path: Path, github: GitHubRecorder) -> None:
+    """`pulumi preview` itself failed, so the pricing step never ran (no status): the note says so, and
+    with no earlier comment it is created."""
+    result, _ = run_step("Failure note on the pull request", tmp_path, {
+        "GITHUB_API_URL": github.base, "GITHUB_TOKEN": "ghs_token", "GITHUB_REPOSITORY": REPO, "PR_NUMBER": "7", "STATUS": ""})
+    assert result.returncode == 0, result.stderr
+    (created,) = github.writes()
+    assert created.method == "POST"
+    assert "The cost check failed: the preview or the offline plans failed before pricing; see the run's log." in created.body["body"]
+
+
+def test_the_workflow_passes_usage_and_both_gates(tmp_path: Path) -> None:
+    """cost-usage.yml is read when committed; COST_BUDGET_MAX_USD gates the at-max increase."""
+    (tmp_path / "base.json").write_text(json.dumps(plan(1)))
+    (tmp_path / "head.json").write_text(json.dumps(plan(3)))
+    (tmp_path / "cost-usage.yml").write_text("version: 1\nnetwork: {natDataProcessedGb: 100}\n")
+    result, outputs = run_step("Price the change", tmp_path, {"CLOUD": "false", "COST_BUDGET_MAX_USD": "50"})
+    assert outputs["status"] == "3"
+    assert "above --fail-above-max $50.00" in result.stderr
+    assert "Usage counted from `cost-usage.yml`" in (tmp_path / "cost.md").read_text()
