@@ -57,14 +57,14 @@ def require_java() -> None:
         raise LaunchError("java not found: spark-submit needs Java 17; install a JDK or JRE 17 and put java on PATH or set JAVA_HOME")
 
 
-def file_digest(path: Path) -> str:
-    """The app's content hash: the upload key changes exactly when the file does."""
+def file_digest(path: Path, field: str = "app") -> str:
+    """A file's content hash: the upload key changes exactly when the file does."""
     try:
         digest = hashlib.sha256(path.read_bytes()).hexdigest()
     except FileNotFoundError:
-        raise LaunchError(f"app: {path} not found (paths are relative to the current directory)") from None
+        raise LaunchError(f"{field}: {path} not found (paths are relative to the current directory)") from None
     except OSError as error:
-        raise LaunchError(f"app: {path} cannot be read ({error.__class__.__name__}); check the path") from None
+        raise LaunchError(f"{field}: {path} cannot be read ({error.__class__.__name__}); check the path") from None
     return digest[:16]
 
 
@@ -130,6 +130,20 @@ def guard_output(s3: Any, output_uri: str, overwrite: bool) -> None:
         )
 
 
+def ensure_folder(s3: Any, uri: str) -> str:
+    """Make an s3a:// folder exist for Hadoop: put S3A's empty-directory marker, the zero-byte
+    object whose key is the prefix with its trailing '/'; its key.
+
+    Spark 4.3 refuses to start when `spark.eventLog.dir` is not an existing directory
+    (EventLogFileWriter.requireLogBaseDirAsDirectory) and never creates it; on S3 a folder
+    exists only while some object has its prefix (S3A's getFileStatus lists the prefix). The
+    marker is put again before every submission, so a lifecycle rule that expired it during a
+    quiet month cannot fail the next job."""
+    bucket, prefix = output_location(uri)
+    _s3_call(f"event log folder {uri}", s3.put_object, Bucket=bucket, Key=prefix, Body=b"")
+    return prefix
+
+
 def upload_app(s3: Any, upload: AppUpload) -> bool:
     """Put the app at its content-addressed key unless that object is already there."""
     from botocore.exceptions import ClientError
@@ -167,6 +181,64 @@ def guard_local_output(path: str, overwrite: bool) -> None:
 
 
 # --- kubeconfig and the process -----------------------------------------------------------
+
+
+def _current_user(kubeconfig: Mapping[str, Any]) -> tuple[Mapping[str, Any], str]:
+    """The current context's user entry and the API host it authenticates to (parse_kubeconfig
+    has already checked that the context, cluster and user exist)."""
+    from urllib.parse import urlsplit
+
+    def named(entries: Any, name: Any, body: str) -> Mapping[str, Any]:
+        for entry in entries if isinstance(entries, list) else []:
+            if isinstance(entry, dict) and entry.get("name") == name and isinstance(entry.get(body), dict):
+                return entry[body]
+        return {}
+
+    context = named(kubeconfig.get("contexts"), kubeconfig.get("current-context"), "context")
+    cluster = named(kubeconfig.get("clusters"), context.get("cluster"), "cluster")
+    user = named(kubeconfig.get("users"), context.get("user"), "user")
+    return user, urlsplit(str(cluster.get("server", ""))).hostname or "the API server"
+
+
+def require_cluster_access(kubeconfig: Mapping[str, Any]) -> None:
+    """Before anything talks to the cluster: the kubeconfig's exec credential plugin is installed
+    and, for `aws eks get-token` (what an EKS kubeconfig runs), AWS credentials are there.
+
+    Without the command, client-go and fabric8 send requests with no token at all; without
+    credentials, the plugin fails and the clients report a network error."""
+    user, host = _current_user(kubeconfig)
+    plugin = user.get("exec")
+    if not isinstance(plugin, dict) or not isinstance(plugin.get("command"), str):
+        return
+    command = plugin["command"]
+    if shutil.which(command) is None:
+        hint = "install the AWS CLI v2" if Path(command).name == "aws" else f"install {command}"
+        raise LaunchError(
+            f"the kubeconfig gets its token for {host} from `{command}`, which is not on PATH; {hint} and retry"
+        )
+    if Path(command).name != "aws":
+        return
+    import boto3
+    from botocore.exceptions import BotoCoreError
+
+    variables = {
+        item["name"]: item.get("value", "")
+        for item in plugin.get("env") or []
+        if isinstance(item, dict) and isinstance(item.get("name"), str)
+    }
+    try:
+        session = boto3.session.Session(profile_name=variables.get("AWS_PROFILE") or None)
+        credentials = session.get_credentials()
+    except BotoCoreError as error:
+        raise LaunchError(
+            f"`aws eks get-token` for {host} cannot find AWS credentials ({error.__class__.__name__}); "
+            "configure them (aws configure, AWS_PROFILE or SSO login)"
+        ) from None
+    if credentials is None:
+        raise LaunchError(
+            f"no AWS credentials for `aws eks get-token`, which the kubeconfig runs to reach {host}; "
+            "configure them (aws configure, AWS_PROFILE or SSO login)"
+        )
 
 
 @contextmanager

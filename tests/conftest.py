@@ -125,9 +125,17 @@ def stack_outputs(**overrides: Any) -> dict[str, Any]:
         "bucketName": "spark-dev-data",
         "sparkNamespace": "spark",
         "sparkServiceAccount": "spark",
+        "sparkExecutorServiceAccount": "spark-executor",
         "sparkRoleArn": "arn:aws:iam::123456789012:role/spark-dev-spark-s3",
         "s3AccessVia": "irsa",
-        "nodeGroups": {"drivers": {"capacityType": "ON_DEMAND"}, "executors": {"capacityType": "SPOT"}},
+        # The shape infra/nodegroups.py exports (NodeGroups.summary) for the default settings.
+        "nodeGroups": {
+            "drivers": {"capacityType": "ON_DEMAND", "instanceTypes": ["m5.xlarge"], "minSize": 1, "maxSize": 3,
+                        "role": "driver"},
+            "executors": {"capacityType": "SPOT", "instanceTypes": ["m5.xlarge", "m5a.xlarge", "m5d.xlarge",
+                                                                     "m5ad.xlarge", "m4.xlarge"],
+                          "minSize": 0, "maxSize": 20, "role": "executor"},
+        },
     }
     outputs.update(overrides)
     return outputs
