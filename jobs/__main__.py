@@ -232,6 +232,10 @@ def submit_cluster(args: argparse.Namespace, spec: JobSpec) -> int:
 
     require_java()
     require_cluster_access(outputs.kubeconfig)
+    s3 = s3_client(outputs.region)
+    output = data_paths(spec, bucket).get("output")
+    if output:
+        guard_output(s3, output, args.overwrite)
     tag = spec.image.tag or ""
     if not image_in_registry(outputs.region, outputs.image_repository_url, tag):
         tag_flag = "" if tag == default_image_tag(PROJECT_ROOT, PLATFORM) else f" --tag {tag}"
@@ -240,10 +244,6 @@ def submit_cluster(args: argparse.Namespace, spec: JobSpec) -> int:
             f"build and push it first: python -m jobs image build{tag_flag} && "
             f"python -m jobs image push{tag_flag} {_where(args)}"
         )
-    s3 = s3_client(outputs.region)
-    output = data_paths(spec, bucket).get("output")
-    if output:
-        guard_output(s3, output, args.overwrite)
     event_log_dir = conf.get(EVENT_LOG_KEY, "")
     if conf.get("spark.eventLog.enabled", "false").lower() == "true" and event_log_dir.startswith("s3a://"):
         ensure_folder(s3, event_log_dir)

@@ -151,11 +151,18 @@ def waiting_reason(pod: Mapping[str, Any], events: Sequence[Mapping[str, Any]] =
 
 
 def pod_events(core: Any, namespace: str, pod: str) -> list[dict[str, Any]]:
-    """The events about one pod, as API JSON."""
-    listing = _call(
-        f"events of {pod}", core.list_namespaced_event, namespace,
-        field_selector=f"involvedObject.kind=Pod,involvedObject.name={pod}",
-    )
+    """The events about one pod, as API JSON; none when this identity may not read events (the
+    pod's own conditions and container states still explain most waits)."""
+    from kubernetes.client.exceptions import ApiException
+
+    try:
+        listing = core.list_namespaced_event(
+            namespace, field_selector=f"involvedObject.kind=Pod,involvedObject.name={pod}"
+        )
+    except ApiException as error:
+        if error.status in (403, 404):
+            return []
+        raise KubeError(f"events of {pod}: the Kubernetes API answered {error.status} {error.reason}") from None
     return [core.api_client.sanitize_for_serialization(event) for event in listing.items]
 
 

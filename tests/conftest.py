@@ -92,6 +92,21 @@ def new_bucket(moto_url: str) -> str:
     return name
 
 
+def ecr_image(moto_url: str, tag: str) -> str:
+    """A fresh repository in moto's ECR holding `tag` (as after `jobs image push`); its URL."""
+    import boto3
+
+    ecr = boto3.client("ecr", region_name=TEST_REGION, endpoint_url=moto_url,
+                       aws_access_key_id="testing", aws_secret_access_key="testing")
+    name = f"spark-test-{uuid.uuid4().hex[:8]}/spark"
+    url = ecr.create_repository(repositoryName=name)["repository"]["repositoryUri"]
+    manifest = {"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+                "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": 2,
+                           "digest": "sha256:" + uuid.uuid4().hex * 2}, "layers": []}
+    ecr.put_image(repositoryName=name, imageManifest=json.dumps(manifest), imageTag=tag)
+    return url
+
+
 @pytest.fixture
 def bucket(aws_env: str) -> str:
     return new_bucket(aws_env)

@@ -173,6 +173,22 @@ def pod_list_route(pods: Callable[[], list[dict[str, Any]]]) -> Route:
     return answer
 
 
+def event_list_route(events: Callable[[], list[dict[str, Any]]]) -> Route:
+    """Answer an event list GET from `events()`, filtered by the request's fieldSelector
+    (`involvedObject.kind=Pod,involvedObject.name=NAME`, equality terms only)."""
+
+    def answer(request: RecordedRequest) -> Reply:
+        terms = dict(term.partition("=")[::2] for term in filter(None, request.query.get("fieldSelector", [""])[0].split(",")))
+        items = []
+        for event in events():
+            involved = event.get("involvedObject", {})
+            if all(involved.get(key.removeprefix("involvedObject.")) == value for key, value in terms.items()):
+                items.append(event)
+        return 200, {"kind": "EventList", "apiVersion": "v1", "metadata": {"resourceVersion": "1"}, "items": items}
+
+    return answer
+
+
 class RunningRecorder:
     """Context manager: start the recorder on 127.0.0.1 on a free port, stop it after."""
 
