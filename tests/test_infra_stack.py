@@ -269,7 +269,8 @@ def test_spark_rbac_is_namespaced_with_only_the_verbs_spark_needs(dev: Plan) -> 
     assert role["metadata"]["namespace"] == "spark"
     [rule] = role["rules"]
     assert rule["apiGroups"] == [""]
-    assert sorted(rule["resources"]) == ["configmaps", "persistentvolumeclaims", "pods", "services"]
+    # No PVCs: jobs use none (infra/spark_rbac.py; tests/test_jobs_executor_pod.py records the driver's calls).
+    assert sorted(rule["resources"]) == ["configmaps", "pods", "services"]
     assert sorted(rule["verbs"]) == sorted(["get", "list", "watch", "create", "update", "patch", "delete", "deletecollection"])
     binding = only(dev, "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding").inputs
     assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": role["metadata"]["name"]}
