@@ -45,6 +45,7 @@ from jobs.command import (
     local_env,
     local_files,
     shell_command,
+    signed_later,
 )
 from jobs.conf_keys import unknown_conf_lines
 from jobs.image import (
@@ -73,6 +74,7 @@ from jobs.launch import (
     find_spark,
     guard_local_output,
     guard_output,
+    presigned_url,
     private_kubeconfig,
     require_cluster_access,
     require_java,
@@ -211,7 +213,8 @@ def submit_cluster(args: argparse.Namespace, spec: JobSpec) -> int:
     digests = {path: file_digest(Path(path), fields[path]) for path in local_files(spec)}
     bucket = outputs.bucket_name
     upload = app_upload(spec, bucket, digests[spec.app]) if spec.app in digests else None
-    dependency_uris, dependency_files = dependency_uploads(spec, bucket, digests)
+    url_of = signed_later(outputs.region) if args.dry_run else lambda item: presigned_url(outputs.region, item)
+    dependency_uris, dependency_files = dependency_uploads(spec, bucket, digests, url_of)
     uploads = ([upload] if upload else []) + dependency_files
     app_uri = upload.s3a_uri if upload else spec.app
     submission = secrets.token_hex(4)

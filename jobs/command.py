@@ -17,7 +17,7 @@ import re
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from jobs.outputs import StackOutputs
 from jobs.sizing import SEED_CORES, SEED_CORES_LIMIT, SEED_MEMORY, ExecutorShape, executor_node, shape_for_node
@@ -119,8 +119,12 @@ def local_files(spec: JobSpec) -> list[str]:
     return [path for path in paths if is_local_app(path)]
 
 
-def dependency_uploads(spec: JobSpec, bucket: str, digests: Mapping[str, str]) -> tuple[dict[str, list[str]], list[AppUpload]]:
-    """Each dependency's URI for spark-submit (local files go beside the app in the bucket) and the uploads."""
+def dependency_uploads(
+    spec: JobSpec, bucket: str, digests: Mapping[str, str], url_of: Callable[[AppUpload], str]
+) -> tuple[dict[str, list[str]], list[AppUpload]]:
+    """Each dependency's URI for spark-submit and the uploads it needs: a local file goes beside
+    the app in the bucket and is handed over as `url_of(upload)` (a presigned https URL; see
+    jobs.launch.presigned_url for why not s3a://); s3a:// and local:// paths pass as they are."""
     uris: dict[str, list[str]] = {}
     uploads: list[AppUpload] = []
     for field, paths in dependency_paths(spec).items():
@@ -129,10 +133,15 @@ def dependency_uploads(spec: JobSpec, bucket: str, digests: Mapping[str, str]) -
             if is_local_app(path):
                 upload = upload_of(spec.name, path, bucket, digests[path])
                 uploads.append(upload)
-                uris[field].append(upload.s3a_uri)
+                uris[field].append(url_of(upload))
             else:
                 uris[field].append(path)
     return uris, uploads
+
+
+def signed_later(region: str) -> Callable[[AppUpload], str]:
+    """For --dry-run: what stands where the presigned URL will go (nothing is signed in a dry run)."""
+    return lambda upload: f"https://{upload.bucket}.s3.{region}.amazonaws.com/{upload.key}?<presigned-at-submission>"
 
 
 def dependency_flags(uris: Mapping[str, Sequence[str]]) -> list[str]:

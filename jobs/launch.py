@@ -144,6 +144,32 @@ def ensure_folder(s3: Any, uri: str) -> str:
     return prefix
 
 
+# How long a dependency's presigned URL stays valid: the driver fetches it once, at start-up,
+# so this bounds how long the driver pod may wait for a node (SigV4 allows up to 7 days; a
+# URL signed with temporary credentials dies with them).
+PRESIGNED_SECONDS = 12 * 3600
+
+
+def presigned_url(region: str, upload: AppUpload, seconds: int = PRESIGNED_SECONDS) -> str:
+    """A presigned https GET URL of an uploaded dependency, for spark-submit's --py-files/--jars/--files.
+
+    spark-submit resolves every --py-files, --jars and --files entry with Hadoop's FileSystem on
+    the submitting machine, except local:, http:, https: and ftp: URIs
+    (core/.../util/DependencyUtils.scala resolveGlobPath), and the pyspark wheel has no S3A
+    connector, so an s3a:// dependency fails there with ClassNotFoundException S3AFileSystem.
+    The driver, which runs spark-submit in client mode inside its pod, downloads an https
+    dependency once into its working directory and serves it to the executors itself. The URL
+    carries a signature, never the secret key."""
+    import boto3
+    from botocore.config import Config
+
+    client = boto3.session.Session(region_name=region).client("s3", config=Config(signature_version="s3v4"))
+    return _s3_call(
+        f"presign {upload.s3_uri}", client.generate_presigned_url, ClientMethod="get_object",
+        Params={"Bucket": upload.bucket, "Key": upload.key}, ExpiresIn=seconds,
+    )
+
+
 def upload_app(s3: Any, upload: AppUpload) -> bool:
     """Put the app at its content-addressed key unless that object is already there."""
     from botocore.exceptions import ClientError
