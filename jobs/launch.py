@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
 
 from jobs.command import AppUpload, output_location
+from jobs.outputs import named_entry
 
 EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
@@ -214,15 +215,9 @@ def _current_user(kubeconfig: Mapping[str, Any]) -> tuple[Mapping[str, Any], str
     has already checked that the context, cluster and user exist)."""
     from urllib.parse import urlsplit
 
-    def named(entries: Any, name: Any, body: str) -> Mapping[str, Any]:
-        for entry in entries if isinstance(entries, list) else []:
-            if isinstance(entry, dict) and entry.get("name") == name and isinstance(entry.get(body), dict):
-                return entry[body]
-        return {}
-
-    context = named(kubeconfig.get("contexts"), kubeconfig.get("current-context"), "context")
-    cluster = named(kubeconfig.get("clusters"), context.get("cluster"), "cluster")
-    user = named(kubeconfig.get("users"), context.get("user"), "user")
+    context = named_entry(kubeconfig.get("contexts"), kubeconfig.get("current-context"), "context") or {}
+    cluster = named_entry(kubeconfig.get("clusters"), context.get("cluster"), "cluster") or {}
+    user = named_entry(kubeconfig.get("users"), context.get("user"), "user") or {}
     return user, urlsplit(str(cluster.get("server", ""))).hostname or "the API server"
 
 

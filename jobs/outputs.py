@@ -123,7 +123,7 @@ def api_url_problem(url: str) -> str | None:
     return None
 
 
-def _named(entries: Any, name: Any, body: str) -> Mapping[str, Any] | None:
+def named_entry(entries: Any, name: Any, body: str) -> Mapping[str, Any] | None:
     """The `body` mapping of the entry called `name` in a kubeconfig list (clusters, users...)."""
     if not isinstance(entries, list):
         return None
@@ -148,12 +148,12 @@ def _kubeconfig_problem(document: Any) -> str | None:
     current = document.get("current-context")
     if not isinstance(current, str) or not current:
         return "is not a usable kubeconfig (it has no current-context)"
-    context = _named(document.get("contexts"), current, "context")
+    context = named_entry(document.get("contexts"), current, "context")
     if context is None:
         return "is not a usable kubeconfig (its current-context names no entry in contexts)"
-    if _named(document["clusters"], context.get("cluster"), "cluster") is None:
+    if named_entry(document["clusters"], context.get("cluster"), "cluster") is None:
         return "is not a usable kubeconfig (the current context names no entry in clusters)"
-    if "user" in context and _named(document.get("users"), context["user"], "user") is None:
+    if "user" in context and named_entry(document.get("users"), context["user"], "user") is None:
         return "is not a usable kubeconfig (the current context names no entry in users)"
     return None
 

@@ -541,25 +541,33 @@ def _app_suffix(app: str) -> str:
     return app.rsplit(".", 1)[-1].lower() if "." in app.rsplit("/", 1)[-1] else ""
 
 
-def _app_problem(app: str, local: bool) -> str | None:
-    """The first thing wrong with `app`, so the field gets one line."""
-    hygiene = _path_problem("app", app)
+def _location_problem(field: str, path: str, local: bool, in_list: bool = False) -> str | None:
+    """What keeps a file path (app or dependency) from reaching spark-submit as written."""
+    hygiene = _path_problem(field, path)
     if hygiene:
         return hygiene
-    scheme = _scheme(app)
+    scheme = _scheme(path)
     if scheme == "s3":
-        return f"app: {shown(app)} uses s3://; Spark's S3 connector reads s3a:// (same bucket and key)"
+        return f"{field}: {shown(path)} uses s3://; Spark's S3 connector reads s3a:// (same bucket and key)"
     if scheme is not None and scheme not in APP_SCHEMES:
-        return f"app: {shown(app)}: use a local file, s3a://BUCKET/KEY or local:///PATH-IN-IMAGE"
+        return f"{field}: {shown(path)}: use a local file, s3a://BUCKET/KEY or local:///PATH-IN-IMAGE"
     if local and scheme is not None:
-        return f"app: {shown(app)} is not on this machine; with --local, app must be a local file"
-    if "#" in app or "?" in app:
-        # spark-submit parses the app as a URI: `wc#x.py` would fetch `wc` and name it `x.py`.
-        return f"app: {shown(app)} has '#' or '?', which spark-submit reads as a URI fragment or query; rename the file"
+        return f"{field}: {shown(path)} is not on this machine; with --local, {field} must be a local file"
+    # spark-submit parses paths as URIs: `wc#x.py` would fetch `wc` and name it `x.py`; lists split at ','.
+    if "#" in path or "?" in path or (in_list and "," in path):
+        marks, meanings = ("'#', '?' or ','", "URI fragment, query or list separator") if in_list else (
+            "'#' or '?'", "URI fragment or query")
+        return f"{field}: {shown(path)} has {marks}, which spark-submit reads as a {meanings}; rename the file"
     if scheme == "s3a":
-        s3a = _s3a_problem("app", app)
-        if s3a:
-            return s3a
+        return _s3a_problem(field, path)
+    return None
+
+
+def _app_problem(app: str, local: bool) -> str | None:
+    """The first thing wrong with `app`, so the field gets one line."""
+    location = _location_problem("app", app, local)
+    if location:
+        return location
     if _app_suffix(app) not in ("py", "jar"):
         return f"app: {shown(app)} must be a Python file (.py) or a jar (.jar)"
     return None
@@ -613,23 +621,9 @@ DEPENDENCY_FIELDS: dict[str, tuple[str, tuple[str, ...] | None]] = {
 
 
 def _dependency_problem(field: str, path: str, local: bool, suffixes: tuple[str, ...] | None) -> str | None:
-    hygiene = _path_problem(field, path)
-    if hygiene:
-        return hygiene
-    scheme = _scheme(path)
-    if scheme == "s3":
-        return f"{field}: {shown(path)} uses s3://; Spark's S3 connector reads s3a:// (same bucket and key)"
-    if scheme is not None and scheme not in APP_SCHEMES:
-        return f"{field}: {shown(path)}: use a local file, s3a://BUCKET/KEY or local:///PATH-IN-IMAGE"
-    if local and scheme is not None:
-        return f"{field}: {shown(path)} is not on this machine; with --local, use a local file"
-    if "#" in path or "?" in path or "," in path:
-        return (f"{field}: {shown(path)} has '#', '?' or ',', which spark-submit reads as a URI fragment, query "
-                "or list separator; rename the file")
-    if scheme == "s3a":
-        s3a = _s3a_problem(field, path)
-        if s3a:
-            return s3a
+    location = _location_problem(field, path, local, in_list=True)
+    if location:
+        return location
     name = path.rstrip("/").rsplit("/", 1)[-1]
     if not name:
         return f"{field}: {shown(path)} names no file"

@@ -112,6 +112,13 @@ def _exec_kubeconfig(server: str, command: str, env: list[dict[str, str]] | None
     return config
 
 
+def _exec_outputs(tmp_path: Path, env: list[dict[str, str]] | None = None) -> Path:
+    outputs = tmp_path / "outputs.json"
+    outputs.write_text(json.dumps(stack_outputs(
+        kubeconfig=json.dumps(_exec_kubeconfig("https://eks-api.example.invalid", "aws", env)))))
+    return outputs
+
+
 def _fake_aws(directory: Path) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     aws = directory / "aws"
@@ -127,9 +134,7 @@ def test_without_the_aws_cli_one_line_names_it_and_the_api_host(
     """The EKS kubeconfig's exec plugin runs `aws eks get-token`; without `aws` on PATH client-go
     and fabric8 would send requests with no token (kubernetes client-go exec credential plugins).
     Every command that talks to the cluster says so first, in one line, naming the API host."""
-    outputs = tmp_path / "outputs.json"
-    outputs.write_text(json.dumps(stack_outputs(
-        kubeconfig=json.dumps(_exec_kubeconfig("https://eks-api.example.invalid", "aws")))))
+    outputs = _exec_outputs(tmp_path)
     java = shutil.which("java")
     assert java is not None
     monkeypatch.setenv("JAVA_HOME", str(Path(java).resolve().parent.parent))  # java stays found
@@ -148,9 +153,7 @@ def test_without_aws_credentials_list_says_so_instead_of_blaming_the_network(
 ) -> None:
     """With `aws` installed but no credentials (no keys, no profile), `aws eks get-token` fails and
     the Python client reports a connection problem; the check names the missing credentials."""
-    outputs = tmp_path / "outputs.json"
-    outputs.write_text(json.dumps(stack_outputs(
-        kubeconfig=json.dumps(_exec_kubeconfig("https://eks-api.example.invalid", "aws")))))
+    outputs = _exec_outputs(tmp_path)
     bin_dir = _fake_aws(tmp_path / "bin")
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
     monkeypatch.delenv("AWS_ACCESS_KEY_ID")
@@ -167,9 +170,7 @@ def test_a_profile_the_kubeconfig_names_must_exist(
 ) -> None:
     """pulumi-eks puts AWS_PROFILE in the exec env when the stack used a profile; that profile is
     what `aws eks get-token` will read."""
-    outputs = tmp_path / "outputs.json"
-    outputs.write_text(json.dumps(stack_outputs(kubeconfig=json.dumps(_exec_kubeconfig(
-        "https://eks-api.example.invalid", "aws", [{"name": "AWS_PROFILE", "value": "no-such-profile"}])))))
+    outputs = _exec_outputs(tmp_path, [{"name": "AWS_PROFILE", "value": "no-such-profile"}])
     monkeypatch.setenv("PATH", f"{_fake_aws(tmp_path / 'bin')}{os.pathsep}{os.environ['PATH']}")
     assert main(["list", "--outputs", str(outputs)]) == 2
     assert capfd.readouterr().err == (
