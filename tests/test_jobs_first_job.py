@@ -148,35 +148,26 @@ def test_without_the_aws_cli_one_line_names_it_and_the_api_host(
     )
 
 
+@pytest.mark.parametrize(("profile", "line"), [
+    (None, "jobs: no AWS credentials for `aws eks get-token`, which the kubeconfig runs to reach "
+           "eks-api.example.invalid; configure them (aws configure, AWS_PROFILE or SSO login)\n"),
+    ("no-such-profile", "jobs: `aws eks get-token` for eks-api.example.invalid cannot find AWS credentials "
+                        "(ProfileNotFound); configure them (aws configure, AWS_PROFILE or SSO login)\n"),
+])
 def test_without_aws_credentials_list_says_so_instead_of_blaming_the_network(
-    aws_env: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str],
+    profile: str | None, line: str, aws_env: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
 ) -> None:
-    """With `aws` installed but no credentials (no keys, no profile), `aws eks get-token` fails and
-    the Python client reports a connection problem; the check names the missing credentials."""
-    outputs = _exec_outputs(tmp_path)
-    bin_dir = _fake_aws(tmp_path / "bin")
-    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
-    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
-    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
-    assert main(["list", "--outputs", str(outputs)]) == 2
-    assert capfd.readouterr().err == (
-        "jobs: no AWS credentials for `aws eks get-token`, which the kubeconfig runs to reach "
-        "eks-api.example.invalid; configure them (aws configure, AWS_PROFILE or SSO login)\n"
-    )
-
-
-def test_a_profile_the_kubeconfig_names_must_exist(
-    aws_env: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str],
-) -> None:
-    """pulumi-eks puts AWS_PROFILE in the exec env when the stack used a profile; that profile is
-    what `aws eks get-token` will read."""
-    outputs = _exec_outputs(tmp_path, [{"name": "AWS_PROFILE", "value": "no-such-profile"}])
+    """With `aws` installed but no credentials (no keys; or the AWS_PROFILE that pulumi-eks puts in
+    the exec env when the stack used a profile, and that does not exist here), `aws eks get-token`
+    fails and the Python client reports a connection problem; the check names the credentials."""
+    outputs = _exec_outputs(tmp_path, [{"name": "AWS_PROFILE", "value": profile}] if profile else None)
     monkeypatch.setenv("PATH", f"{_fake_aws(tmp_path / 'bin')}{os.pathsep}{os.environ['PATH']}")
+    if profile is None:
+        monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+        monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
     assert main(["list", "--outputs", str(outputs)]) == 2
-    assert capfd.readouterr().err == (
-        "jobs: `aws eks get-token` for eks-api.example.invalid cannot find AWS credentials (ProfileNotFound); "
-        "configure them (aws configure, AWS_PROFILE or SSO login)\n"
-    )
+    assert capfd.readouterr().err == line
 
 
 def test_outputs_files_are_ignored_by_git() -> None:
