@@ -14,7 +14,7 @@ from infra.iam import NodeRole, SparkS3Access, SparkS3AccessArgs
 from infra.network import Network, NetworkArgs
 from infra.nodegroups import NodeGroups, NodeGroupsArgs
 from infra.settings import ConfigError, check_admin_roles, load_settings
-from infra.spark_rbac import SparkRbac, SparkRbacArgs
+from infra.spark_rbac import SparkRbac, SparkRbacArgs, executor_service_account
 from infra.storage import Storage, StorageArgs
 
 try:
@@ -83,7 +83,7 @@ spark_s3 = SparkS3Access(
         oidc_provider_arn=cluster.oidc_provider_arn,
         oidc_provider_url=cluster.oidc_provider_url,
         namespace=settings.spark_namespace,
-        service_account=settings.spark_service_account,
+        service_accounts=(settings.spark_service_account, executor_service_account(settings.spark_service_account)),
     ),
     opts=on_aws,
 )
@@ -117,6 +117,7 @@ pulumi.export("imageRepositoryUrl", storage.image_repository_url)
 pulumi.export("bucketName", storage.bucket_name)
 pulumi.export("sparkNamespace", spark_rbac.namespace)
 pulumi.export("sparkServiceAccount", spark_rbac.service_account)
+pulumi.export("sparkExecutorServiceAccount", spark_rbac.executor_service_account)
 pulumi.export("sparkRoleArn", spark_s3.role_arn or "")
 pulumi.export("s3AccessVia", settings.s3_access_via)
 pulumi.export("nodeGroups", node_groups.summary)

@@ -13,12 +13,12 @@ import platform
 import sys
 from pathlib import Path
 
-from bench import cost_figures, diff_figure, program, submit_figure
+from bench import cost_figures, diff_figure, executor_shape, program, submit_figure
 from bench.figures import Figure, render_table
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
 # In the order of figures.
-SUITES = (cost_figures, program, submit_figure, diff_figure)
+SUITES = (cost_figures, program, submit_figure, diff_figure, executor_shape)
 
 
 def main(argv: list[str] | None = None) -> int:

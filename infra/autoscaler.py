@@ -69,7 +69,7 @@ class ClusterAutoscaler(pulumi.ComponentResource):
         super().__init__("spark-eks-spot:infra:ClusterAutoscaler", name, None, opts)
         role = IrsaRole(
             f"{name}-irsa",
-            IrsaRoleArgs(args.oidc_provider_arn, args.oidc_provider_url, NAMESPACE, SERVICE_ACCOUNT),
+            IrsaRoleArgs(args.oidc_provider_arn, args.oidc_provider_url, NAMESPACE, (SERVICE_ACCOUNT,)),
             opts=pulumi.ResourceOptions(parent=self),
         )
         scaling_policy = AttachedPolicy(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Sequence
 
 import pulumi
 import pulumi_aws as aws
@@ -80,9 +80,16 @@ def autoscaler_policy(cluster_name: str) -> str:
     )
 
 
-def irsa_trust_policy(oidc_provider_arn: str, oidc_provider_url: str, namespace: str, service_account: str) -> str:
-    """Only the one service account, through the cluster's OIDC provider, may assume the role."""
+def irsa_trust_policy(
+    oidc_provider_arn: str, oidc_provider_url: str, namespace: str, service_accounts: Sequence[str]
+) -> str:
+    """Only the named service accounts, through the cluster's OIDC provider, may assume the role.
+
+    A list of values under one StringEquals key matches any of them (IAM User Guide, "Creating
+    a condition with multiple keys or values").
+    """
     issuer = oidc_provider_url.removeprefix("https://")
+    subjects = [f"system:serviceaccount:{namespace}:{account}" for account in service_accounts]
     return _document(
         {
             "Effect": "Allow",
@@ -90,7 +97,7 @@ def irsa_trust_policy(oidc_provider_arn: str, oidc_provider_url: str, namespace:
             "Action": "sts:AssumeRoleWithWebIdentity",
             "Condition": {
                 "StringEquals": {
-                    f"{issuer}:sub": f"system:serviceaccount:{namespace}:{service_account}",
+                    f"{issuer}:sub": subjects[0] if len(subjects) == 1 else subjects,
                     f"{issuer}:aud": "sts.amazonaws.com",
                 }
             },
@@ -129,11 +136,11 @@ class IrsaRoleArgs:
     oidc_provider_arn: pulumi.Input[str]
     oidc_provider_url: pulumi.Input[str]
     namespace: str
-    service_account: str
+    service_accounts: tuple[str, ...]
 
 
 class IrsaRole(pulumi.ComponentResource):
-    """An IAM role that exactly one Kubernetes service account assumes (IRSA)."""
+    """An IAM role that only the named Kubernetes service accounts assume (IRSA)."""
 
     role: aws.iam.Role
     arn: pulumi.Output[str]
@@ -141,7 +148,7 @@ class IrsaRole(pulumi.ComponentResource):
     def __init__(self, name: str, args: IrsaRoleArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("spark-eks-spot:infra:IrsaRole", name, None, opts)
         trust = pulumi.Output.all(args.oidc_provider_arn, args.oidc_provider_url).apply(
-            lambda values: irsa_trust_policy(values[0], values[1], args.namespace, args.service_account)
+            lambda values: irsa_trust_policy(values[0], values[1], args.namespace, args.service_accounts)
         )
         self.role = aws.iam.Role(f"{name}-role", assume_role_policy=trust, opts=pulumi.ResourceOptions(parent=self))
         self.arn = self.role.arn
@@ -176,7 +183,8 @@ class SparkS3AccessArgs:
     oidc_provider_arn: pulumi.Input[str]
     oidc_provider_url: pulumi.Input[str]
     namespace: str
-    service_account: str
+    # The driver's and the executors' accounts: both read and write the bucket.
+    service_accounts: tuple[str, ...]
 
 
 class SparkS3Access(pulumi.ComponentResource):
@@ -190,7 +198,7 @@ class SparkS3Access(pulumi.ComponentResource):
         if args.via == "irsa":
             role = IrsaRole(
                 f"{name}-irsa",
-                IrsaRoleArgs(args.oidc_provider_arn, args.oidc_provider_url, args.namespace, args.service_account),
+                IrsaRoleArgs(args.oidc_provider_arn, args.oidc_provider_url, args.namespace, args.service_accounts),
                 opts=child,
             )
             self.role_arn = role.arn

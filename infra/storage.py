@@ -7,9 +7,8 @@ left with no version behind them (S3 API reference, LifecycleExpiration and
 NoncurrentVersionExpiration; ExpiredObjectDeleteMarker "cannot be specified with Days or
 Date", so it gets a rule of its own).
 
-Image tags are immutable: the submitter tags images with their commit
-(jobs/tags.py), which never needs to move. Only `<commit>-dirty` tags, built from a tree
-with uncommitted changes, may be pushed again (ECR IMMUTABLE_WITH_EXCLUSION).
+Image tags are immutable: the submitter tags an image with a hash of exactly what goes
+into it (jobs/tags.py), so the same tag always names the same content and never has to move.
 """
 
 from __future__ import annotations
@@ -24,8 +23,6 @@ from infra.settings import BucketSettings
 
 EVENT_LOG_PREFIX = "spark-events/"
 DECOMMISSION_PREFIX = "spark-decommission/"
-# The tags `python -m jobs image push` may push again: a work tree with uncommitted changes.
-MUTABLE_TAG_FILTER = "*-dirty"
 
 
 @dataclass(frozen=True)
@@ -135,7 +132,13 @@ class Storage(pulumi.ComponentResource):
                 aws.s3.BucketLifecycleConfigurationRuleArgs(
                     id="expire-event-logs",
                     status="Enabled",
-                    filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=EVENT_LOG_PREFIX),
+                    # Not the zero-byte `spark-events/` marker: Spark refuses to start without the
+                    # folder (jobs/launch.py puts it), and the History Server reads it all along.
+                    filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(
+                        and_=aws.s3.BucketLifecycleConfigurationRuleFilterAndArgs(
+                            prefix=EVENT_LOG_PREFIX, object_size_greater_than=0
+                        )
+                    ),
                     expiration=aws.s3.BucketLifecycleConfigurationRuleExpirationArgs(days=settings.event_log_retention_days),
                     # With versioning on, expiry only adds delete markers; old versions go too.
                     noncurrent_version_expiration=noncurrent_expiry,
@@ -189,10 +192,7 @@ class Storage(pulumi.ComponentResource):
             f"{name}-spark-image",
             name=f"{args.cluster_name}/spark",
             image_scanning_configuration=aws.ecr.RepositoryImageScanningConfigurationArgs(scan_on_push=True),
-            image_tag_mutability="IMMUTABLE_WITH_EXCLUSION",
-            image_tag_mutability_exclusion_filters=[
-                aws.ecr.RepositoryImageTagMutabilityExclusionFilterArgs(filter=MUTABLE_TAG_FILTER, filter_type="WILDCARD")
-            ],
+            image_tag_mutability="IMMUTABLE",
             force_delete=settings.force_destroy,
             encryption_configurations=[aws.ecr.RepositoryEncryptionConfigurationArgs(encryption_type="AES256")],
             opts=child,

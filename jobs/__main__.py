@@ -1,14 +1,16 @@
 """`python -m jobs`: submit a job spec to the stack's EKS cluster (or run it locally), follow it.
 
-    python -m jobs submit SPEC.yaml (--outputs FILE | --stack NAME) [--dry-run [--json]] [--wait]
-                          [--set FIELD=VALUE ...] [--conf KEY=VALUE ...] [--overwrite]
-    python -m jobs submit SPEC.yaml --local [--dry-run [--json]] [--set ...] [--conf ...] [--overwrite]
+    python -m jobs submit SPEC.yaml (--outputs FILE | --stack NAME) [--dry-run [--json]]
+                          [--wait [--timeout DURATION]] [--set FIELD=VALUE ...] [--conf KEY=VALUE ...]
+                          [--overwrite] [--strict]
+    python -m jobs submit SPEC.yaml --local [--dry-run [--json]] [--set ...] [--conf ...] [--overwrite] [--strict]
     python -m jobs status NAME | logs NAME [--follow] | list | kill NAME   (--outputs FILE | --stack NAME)
     python -m jobs image build [--tag T]
     python -m jobs image push [--tag T] (--outputs FILE | --stack NAME)
 
-The image tag defaults to this checkout's commit (`-dirty` with uncommitted changes) for
-`image build`, `image push` and `submit` alike, so build → push → submit agree on it.
+The image tag defaults to a hash of what goes into the image (image/Dockerfile, .dockerignore,
+jobs/apps/) for `image build`, `image push` and `submit` alike, so build → push → submit agree
+on it and unrelated files (a spec, outputs.json) never change it.
 
 Exit codes: 0 ok; 1 the job or a step failed; 2 bad input or a missing tool (one line).
 """
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import secrets
 import shlex
 import sys
@@ -27,23 +30,32 @@ from typing import NoReturn, Sequence
 
 from jobs import POD_TEMPLATE_DIR, PROJECT_ROOT
 from jobs.command import (
+    EVENT_LOG_KEY,
     PodTemplates,
     app_upload,
     cluster_argv,
+    cluster_conf,
     cluster_env,
     data_paths,
+    dependency_uploads,
     dry_run_document,
     dry_run_json,
+    executor_settings,
     local_argv,
     local_env,
+    local_files,
     shell_command,
+    signed_later,
 )
+from jobs.conf_keys import unknown_conf_lines
 from jobs.image import (
     LOCAL_REPOSITORY,
+    PLATFORM,
     build_argv,
     check_tag,
     docker_login,
     ecr_credentials,
+    image_in_registry,
     local_image,
     login_argv,
     push_argv,
@@ -53,15 +65,18 @@ from jobs.image import (
     run_docker,
     tag_argv,
 )
-from jobs.kube import KubeError, core_api, follow_submission, job_statuses, kill, latest_status, render_table
-from jobs.kube import status_line, write_logs
+from jobs.kube import KubeError, core_api, follow_submission, job_statuses, kill, latest_status
+from jobs.kube import render_table, status_line, write_logs
 from jobs.launch import (
     LaunchError,
+    ensure_folder,
     file_digest,
     find_spark,
     guard_local_output,
     guard_output,
+    presigned_url,
     private_kubeconfig,
+    require_cluster_access,
     require_java,
     require_local_input,
     run_spark_submit,
@@ -69,7 +84,8 @@ from jobs.launch import (
     upload_app,
 )
 from jobs.outputs import KUBE_KEYS, SUBMIT_KEYS, OutputsError, StackOutputs, load_outputs
-from jobs.spec import JobSpec, SpecError, load_spec
+from jobs.sizing import fit_problem, nodes_of, pod_memory_mib
+from jobs.spec import JobSpec, SpecError, duration_seconds, load_spec
 from jobs.tags import TagError, default_image_tag
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -106,7 +122,20 @@ def _pod_templates() -> PodTemplates:
 
 
 def _with_image_tag(spec: JobSpec) -> JobSpec:
-    return spec if spec.image.tag else spec.with_image_tag(default_image_tag(PROJECT_ROOT))
+    return spec if spec.image.tag else spec.with_image_tag(default_image_tag(PROJECT_ROOT, PLATFORM))
+
+
+def _warn(message: str) -> None:
+    print(f"jobs: warning: {message}", file=sys.stderr, flush=True)
+
+
+def _check_conf_keys(args: argparse.Namespace, spec: JobSpec) -> None:
+    """Spark ignores a conf key it does not know: warn (or, with --strict, refuse) naming the closest."""
+    lines = unknown_conf_lines(spec.conf)
+    if lines and args.strict:
+        raise SpecError([f"spec {args.spec}: {line}" for line in lines])
+    for line in lines:
+        _warn(f"{line} (--strict makes this an error)")
 
 
 def _print_dry_run(args: argparse.Namespace, argv: list[str], env: dict[str, str], document: dict) -> None:
@@ -116,17 +145,22 @@ def _print_dry_run(args: argparse.Namespace, argv: list[str], env: dict[str, str
         _say(shell_command(argv, env))
         for upload in document["uploads"]:
             _say(f"# uploads {upload['source']} to {upload['target']} unless that object exists")
+        if "executor" in document:
+            _say(f"# {document['executor']['shape']}")
 
 
 def submit_local(args: argparse.Namespace, spec: JobSpec) -> int:
+    _check_conf_keys(args, spec)
     spark = find_spark()
-    argv = local_argv(str(spark.submit), spec)
+    argv = local_argv(str(spark.submit), spec, os.cpu_count() or 1)
     env = local_env(str(spark.home), sys.executable)
     if args.dry_run:
         _print_dry_run(args, argv, env, dry_run_document(argv, env, [], None))
         return EXIT_OK
     require_java()
     require_local_input(spec.app, "app")
+    for field, path in _dependencies(spec):
+        require_local_input(path, field)
     paths = data_paths(spec, None)
     if "input" in paths:
         require_local_input(paths["input"], "input")
@@ -142,30 +176,83 @@ def submit_local(args: argparse.Namespace, spec: JobSpec) -> int:
     return EXIT_OK
 
 
+def _dependencies(spec: JobSpec) -> list[tuple[str, str]]:
+    return [(f"{field}[{index}]", path) for field, attribute in (("pyFiles", "py_files"), ("jars", "jars"), ("files", "files"))
+            for index, path in enumerate(getattr(spec, attribute))]
+
+
+def _fit_problems(spec: JobSpec, node_groups: object, executor_memory: str, executor_cpu: str) -> list[str]:
+    """Driver and executor pods against the largest node of their capacity type (nodeGroups output)."""
+    problems = []
+    for field, capacity, memory, cpu in (
+        ("driver", "ON_DEMAND", spec.driver.memory, str(spec.driver.cores)),
+        ("executor", "SPOT", executor_memory, executor_cpu),
+    ):
+        pod_memory = pod_memory_mib(field, memory, spec.conf, spec.is_python)
+        problem = fit_problem(field, cpu, pod_memory, memory, nodes_of(node_groups, capacity))
+        if problem:
+            problems.append(problem)
+    return problems
+
+
+def _where(args: argparse.Namespace) -> str:
+    return f"--stack {args.stack}" if args.stack else f"--outputs {args.outputs}"
+
+
 def submit_cluster(args: argparse.Namespace, spec: JobSpec) -> int:
     outputs = _outputs(args, SUBMIT_KEYS)
     spec = _with_image_tag(spec)
+    _check_conf_keys(args, spec)
+    executor = executor_settings(spec, outputs.node_groups)
+    problems = _fit_problems(spec, outputs.node_groups, executor.memory, executor.cpu_request)
+    if problems:
+        raise SpecError([f"spec {args.spec}: {problem}" for problem in problems])
     spark = find_spark()
     templates = _pod_templates()
-    upload = app_upload(spec, outputs.bucket_name, file_digest(Path(spec.app))) if "://" not in spec.app else None
+    fields = {spec.app: "app", **{path: field for field, path in _dependencies(spec)}}
+    digests = {path: file_digest(Path(path), fields[path]) for path in local_files(spec)}
+    bucket = outputs.bucket_name
+    upload = app_upload(spec, bucket, digests[spec.app]) if spec.app in digests else None
+    url_of = signed_later(outputs.region) if args.dry_run else lambda item: presigned_url(outputs.region, item)
+    dependency_uris, dependency_files = dependency_uploads(spec, bucket, digests, url_of)
+    uploads = ([upload] if upload else []) + dependency_files
     app_uri = upload.s3a_uri if upload else spec.app
     submission = secrets.token_hex(4)
+    conf = cluster_conf(spec, outputs, pod_templates=templates, submission_id=submission)
     argv = cluster_argv(
-        str(spark.submit), spec, outputs, app_uri=app_uri, pod_templates=templates, submission_id=submission
+        str(spark.submit), spec, outputs, app_uri=app_uri, pod_templates=templates, submission_id=submission,
+        dependency_uris=dependency_uris,
     )
     if args.dry_run:
         env = cluster_env(str(spark.home))
-        _print_dry_run(args, argv, env, dry_run_document(argv, env, [upload] if upload else [], templates))
+        document = dry_run_document(argv, env, uploads, templates)
+        document["executor"] = {
+            "cores": executor.cores, "cpuRequest": executor.cpu_request, "coresLimit": executor.cores_limit,
+            "memory": executor.memory, "shape": executor.describe(),
+        }
+        _print_dry_run(args, argv, env, document)
         return EXIT_OK
 
     require_java()
+    require_cluster_access(outputs.kubeconfig)
     s3 = s3_client(outputs.region)
-    output = data_paths(spec, outputs.bucket_name).get("output")
+    output = data_paths(spec, bucket).get("output")
     if output:
         guard_output(s3, output, args.overwrite)
-    if upload:
-        fresh = upload_app(s3, upload)
-        _say(f"{'uploaded' if fresh else 'unchanged, kept'} {upload.source} at {upload.s3_uri}")
+    tag = spec.image.tag or ""
+    if not image_in_registry(outputs.region, outputs.image_repository_url, tag):
+        tag_flag = "" if tag == default_image_tag(PROJECT_ROOT, PLATFORM) else f" --tag {tag}"
+        raise LaunchError(
+            f"image tag {tag} is not in the ECR repository {outputs.image_repository_url}; "
+            f"build and push it first: python -m jobs image build{tag_flag} && "
+            f"python -m jobs image push{tag_flag} {_where(args)}"
+        )
+    event_log_dir = conf.get(EVENT_LOG_KEY, "")
+    if conf.get("spark.eventLog.enabled", "false").lower() == "true" and event_log_dir.startswith("s3a://"):
+        ensure_folder(s3, event_log_dir)
+    for item in uploads:
+        fresh = upload_app(s3, item)
+        _say(f"{'uploaded' if fresh else 'unchanged, kept'} {item.source} at {item.s3_uri}")
     with private_kubeconfig(outputs.kubeconfig) as kubeconfig:
         code = run_spark_submit(argv, cluster_env(str(spark.home), str(kubeconfig)))
     if code != 0:
@@ -176,8 +263,9 @@ def submit_cluster(args: argparse.Namespace, spec: JobSpec) -> int:
         _say(f"follow it with: python -m jobs status {spec.name} | logs {spec.name} --follow")
         return EXIT_OK
     core = core_api(outputs.kubeconfig)
+    timeout = duration_seconds(args.timeout) if args.timeout else None
     try:
-        final = follow_submission(core, outputs.spark_namespace, spec.name, submission)
+        final = follow_submission(core, outputs.spark_namespace, spec.name, submission, timeout=timeout)
     except KeyboardInterrupt:
         _fail(f"stopped following; {spec.name} keeps running (python -m jobs kill {spec.name} stops it)")
         return EXIT_INTERRUPTED
@@ -195,26 +283,37 @@ def cmd_submit(args: argparse.Namespace) -> int:
         raise BadInput("--local runs on this machine without the stack; drop --stack/--outputs")
     if args.local and args.wait:
         raise BadInput("--wait follows a cluster run; a --local run always waits")
+    if args.timeout is not None and not args.wait:
+        raise BadInput("--timeout bounds --wait; add --wait")
+    if args.timeout is not None:
+        duration_seconds(args.timeout, flag="--timeout")
     spec = load_spec(Path(args.spec), sets=args.set, confs=args.conf, local=args.local)
     return submit_local(args, spec) if args.local else submit_cluster(args, spec)
 
 
-def cmd_status(args: argparse.Namespace) -> int:
+def _kube(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    """The stack outputs and a client, once the kubeconfig's credential plugin can run."""
     outputs = _outputs(args, KUBE_KEYS)
-    status = latest_status(core_api(outputs.kubeconfig), outputs.spark_namespace, args.name)
+    require_cluster_access(outputs.kubeconfig)
+    return outputs, core_api(outputs.kubeconfig)
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    outputs, core = _kube(args)
+    status = latest_status(core, outputs.spark_namespace, args.name, explain=True)
     _say(status_line(status, datetime.now(timezone.utc)))
     return EXIT_FAILED if status.phase == "Failed" else EXIT_OK
 
 
 def cmd_logs(args: argparse.Namespace) -> int:
-    outputs = _outputs(args, KUBE_KEYS)
-    write_logs(core_api(outputs.kubeconfig), outputs.spark_namespace, args.name, args.follow, sys.stdout)
+    outputs, core = _kube(args)
+    write_logs(core, outputs.spark_namespace, args.name, args.follow, sys.stdout)
     return EXIT_OK
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    outputs = _outputs(args, KUBE_KEYS)
-    statuses = job_statuses(core_api(outputs.kubeconfig), outputs.spark_namespace)
+    outputs, core = _kube(args)
+    statuses = job_statuses(core, outputs.spark_namespace)
     if args.json:
         _say(json.dumps([{**vars(s), "created": s.created.isoformat() if s.created else None} for s in statuses], indent=2))
     elif not statuses:
@@ -225,8 +324,8 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_kill(args: argparse.Namespace) -> int:
-    outputs = _outputs(args, KUBE_KEYS)
-    for pod in kill(core_api(outputs.kubeconfig), outputs.spark_namespace, args.name):
+    outputs, core = _kube(args)
+    for pod in kill(core, outputs.spark_namespace, args.name):
         _say(f"deleted driver pod {pod}; its executors go with it")
     return EXIT_OK
 
@@ -235,7 +334,7 @@ IMAGE_PUSH_KEYS = ("region", "imageRepositoryUrl")
 
 
 def _image_tag_of(args: argparse.Namespace) -> str:
-    return check_tag(args.tag) if args.tag is not None else default_image_tag(PROJECT_ROOT)
+    return check_tag(args.tag) if args.tag is not None else default_image_tag(PROJECT_ROOT, PLATFORM)
 
 
 def _docker_step(step: str, argv: list[str], hint: str = "") -> None:
@@ -261,17 +360,19 @@ def cmd_image_push(args: argparse.Namespace) -> int:
     # The token first: missing AWS credentials stop the push before docker changes anything.
     credentials = ecr_credentials(outputs.region)
     tag_flag = f" --tag {tag}" if args.tag is not None else ""
+    submit_hint = f" --set image.tag={tag}" if args.tag is not None else ""
+    if image_in_registry(outputs.region, repository, tag):
+        # A tag names its inputs, and ECR tags may be immutable: the image is there already.
+        _say(f"{remote_image(repository, tag)} is already in ECR; nothing to push. Run a job on it with: "
+             f"python -m jobs submit SPEC.yaml{submit_hint} (same --outputs/--stack)")
+        return EXIT_OK
     _docker_step(
         f"docker tag of {local_image(tag)}", tag_argv(repository, tag),
         hint=f"is it built? python -m jobs image build{tag_flag}",
     )
     _say(f"$ {shlex.join(login_argv(registry, credentials.username))}   # the ECR password on stdin")
     docker_login(registry, credentials)
-    if tag.endswith("-dirty"):
-        # The repository's tags are mutable: say so rather than replace an earlier push silently.
-        _say(f"note: {tag} marks uncommitted changes; a later push of another such tree replaces it")
     _docker_step(f"docker push of {remote_image(repository, tag)}", push_argv(repository, tag))
-    submit_hint = f" --set image.tag={tag}" if args.tag is not None else ""
     _say(f"pushed {remote_image(repository, tag)}; run a job on it with: "
          f"python -m jobs submit SPEC.yaml{submit_hint} (same --outputs/--stack)")
     return EXIT_OK
@@ -292,6 +393,8 @@ def build_parser() -> argparse.ArgumentParser:
     submit.add_argument("--dry-run", action="store_true", help="print the command; upload, submit and touch nothing")
     submit.add_argument("--json", action="store_true", help="with --dry-run: print argv, env, uploads, pod templates as JSON")
     submit.add_argument("--wait", action="store_true", help="follow the driver and exit with its result")
+    submit.add_argument("--timeout", metavar="DURATION", help="with --wait: give up after this long (e.g. 30m, 2h); exit 1")
+    submit.add_argument("--strict", action="store_true", help="a Spark conf key Spark does not know is an error, not a warning")
     submit.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE", help="override a spec field (dotted name)")
     submit.add_argument("--conf", action="append", default=[], metavar="KEY=VALUE", help="add or override one Spark setting")
     submit.add_argument("--overwrite", action="store_true", help="replace what the output already holds")
@@ -318,7 +421,7 @@ def build_parser() -> argparse.ArgumentParser:
     image_commands = image.add_subparsers(
         dest="image_command", metavar="{build,push}", required=True, parser_class=_Parser
     )
-    tag_help = "image tag (default: this checkout's commit, plus -dirty with uncommitted changes)"
+    tag_help = "image tag (default: img- and a hash of image/Dockerfile, .dockerignore and jobs/apps/)"
     build = image_commands.add_parser("build", help=f"docker build image/Dockerfile as {LOCAL_REPOSITORY}:TAG")
     build.add_argument("--tag", metavar="T", help=tag_help)
     build.set_defaults(run=cmd_image_build)

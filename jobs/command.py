@@ -17,16 +17,19 @@ import re
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from jobs.outputs import StackOutputs
-from jobs.spec import JobSpec
-from jobs.spot import decommission_conf
+from jobs.sizing import SEED_CORES, SEED_CORES_LIMIT, SEED_MEMORY, ExecutorShape, executor_node, shape_for_node
+from jobs.spec import DEPENDENCY_FIELDS, JobSpec
+from jobs.spot import decommission_conf, executor_grace_conf
 
 # Bucket prefixes with their own lifecycle rules (infra/storage.py).
 EVENT_LOG_PREFIX = "spark-events/"
 DECOMMISSION_PREFIX = "spark-decommission/"
 APP_PREFIX = "apps/"
+
+EVENT_LOG_KEY = "spark.eventLog.dir"
 
 JOB_LABEL = "spark-eks-spot/job"
 SUBMISSION_LABEL = "spark-eks-spot/submission"
@@ -36,9 +39,29 @@ SUBMISSION_LABEL = "spark-eks-spot/submission"
 WEB_IDENTITY_PROVIDER = "software.amazon.awssdk.auth.credentials.WebIdentityTokenFileCredentialsProvider"
 INSTANCE_PROFILE_PROVIDER = "org.apache.hadoop.fs.s3a.auth.IAMInstanceCredentialsProvider"
 
+# Output committed by S3A's magic committer instead of rename (a copy on S3): the committer
+# name from Hadoop's S3A committer docs (hadoop-aws/tools/hadoop-aws/committers.md) and the two
+# SQL classes of spark-hadoop-cloud from Spark's docs/cloud-integration.md.
+S3A_COMMITTER_CONF = {
+    "spark.hadoop.fs.s3a.committer.name": "magic",
+    "spark.hadoop.fs.s3a.committer.magic.enabled": "true",
+    "spark.sql.sources.commitProtocolClass": "org.apache.spark.internal.io.cloud.PathOutputCommitProtocol",
+    "spark.sql.parquet.output.committer.class": "org.apache.spark.internal.io.cloud.BindingParquetOutputCommitter",
+}
+# Jobs use no PersistentVolumeClaims, and the Spark Role grants none: without these the driver
+# lists and deletes claims by label (ExecutorPodsAllocator.getReusablePVCs, defaults true).
+NO_PVC_CONF = {
+    "spark.kubernetes.driver.ownPersistentVolumeClaim": "false",
+    "spark.kubernetes.driver.reusePersistentVolumeClaim": "false",
+}
+# spark-submit's flag for each dependency field of the spec.
+DEPENDENCY_FLAGS = {"pyFiles": "--py-files", "jars": "--jars", "files": "--files"}
+
 # The seed's settings that no spec field controls (overridable through `conf`).
 SEED_SUSTAINED_BACKLOG_TIMEOUT = "30"
 SEED_EXECUTOR_IDLE_TIMEOUT = "60s"
+
+LOCAL_PARTITIONS_PER_CORE = 2
 
 REDACTED = "*********(redacted)"
 # Spark's default spark.redaction.regex, applied to what we print.
@@ -73,12 +96,100 @@ def is_local_app(app: str) -> bool:
     return "://" not in app
 
 
+def upload_of(job: str, path: str, bucket: str, digest: str) -> AppUpload:
+    source = Path(path)
+    return AppUpload(source, bucket, f"{APP_PREFIX}{job}/{digest}/{source.name}")
+
+
 def app_upload(spec: JobSpec, bucket: str, digest: str) -> AppUpload | None:
     """Where a local app is uploaded; None for an s3a:// or local:// app, which is used as it is."""
     if not is_local_app(spec.app):
         return None
-    source = Path(spec.app)
-    return AppUpload(source, bucket, f"{APP_PREFIX}{spec.name}/{digest}/{source.name}")
+    return upload_of(spec.name, spec.app, bucket, digest)
+
+
+def dependency_paths(spec: JobSpec) -> dict[str, list[str]]:
+    """pyFiles, jars and files as the spec lists them (spec field name → paths)."""
+    return {field: list(getattr(spec, attribute)) for field, (attribute, _) in DEPENDENCY_FIELDS.items()}
+
+
+def local_files(spec: JobSpec) -> list[str]:
+    """Every local file a cluster submission uploads: the app and its dependencies."""
+    paths = [spec.app] + [path for paths in dependency_paths(spec).values() for path in paths]
+    return [path for path in paths if is_local_app(path)]
+
+
+def dependency_uploads(
+    spec: JobSpec, bucket: str, digests: Mapping[str, str], url_of: Callable[[AppUpload], str]
+) -> tuple[dict[str, list[str]], list[AppUpload]]:
+    """Each dependency's URI for spark-submit and the uploads it needs: a local file goes beside
+    the app in the bucket and is handed over as `url_of(upload)` (a presigned https URL; see
+    jobs.launch.presigned_url for why not s3a://); s3a:// and local:// paths pass as they are."""
+    uris: dict[str, list[str]] = {}
+    uploads: list[AppUpload] = []
+    for field, paths in dependency_paths(spec).items():
+        uris[field] = []
+        for path in paths:
+            if is_local_app(path):
+                upload = upload_of(spec.name, path, bucket, digests[path])
+                uploads.append(upload)
+                uris[field].append(url_of(upload))
+            else:
+                uris[field].append(path)
+    return uris, uploads
+
+
+def signed_later(region: str) -> Callable[[AppUpload], str]:
+    """For --dry-run: what stands where the presigned URL will go (nothing is signed in a dry run)."""
+    return lambda upload: f"https://{upload.bucket}.s3.{region}.amazonaws.com/{upload.key}?<presigned-at-submission>"
+
+
+def dependency_flags(uris: Mapping[str, Sequence[str]]) -> list[str]:
+    """`--py-files a,b --jars c --files d` for the non-empty lists."""
+    flags: list[str] = []
+    for field, flag in DEPENDENCY_FLAGS.items():
+        if uris.get(field):
+            flags += [flag, ",".join(uris[field])]
+    return flags
+
+
+@dataclass(frozen=True)
+class ExecutorSettings:
+    """The executor size that goes into spark-submit, and the default shape it was cut from, if any."""
+
+    cores: int
+    cpu_request: str
+    cores_limit: int
+    memory: str
+    shape: ExecutorShape | None  # the default shape, when it filled a field the spec left out
+    node_known: bool  # whether the stack's nodeGroups output names an executors group of a known size
+
+    def describe(self) -> str:
+        size = f"{self.cores} task slots, CPU request {self.cpu_request}, memory {self.memory}"
+        if self.shape is not None:
+            return f"executor shape: {self.shape.describe()}"
+        if self.node_known:
+            return f"executor: {size} (as the spec sets it)"
+        return (f"executor: {size} (the seed's shape: the stack's nodeGroups output names no executors group "
+                "of a known instance size)")
+
+
+def executor_settings(spec: JobSpec, node_groups: Any) -> ExecutorSettings:
+    """executor.cores/coresLimit/memory as the spec sets them; each field it leaves out comes from
+    the default shape of the executors group's node (jobs.sizing), or the seed's shape without one."""
+    node = executor_node(node_groups)
+    shape = shape_for_node(node, spec.conf, spec.is_python) if node is not None else None
+    given = spec.executor
+    if given.cores is not None:
+        cores, request = given.cores, str(given.cores)
+    elif shape is not None:
+        cores, request = shape.task_slots, shape.cpu_request
+    else:
+        cores, request = SEED_CORES, str(SEED_CORES)
+    memory = given.memory or (shape.memory if shape is not None else SEED_MEMORY)
+    limit = given.cores_limit or max(cores, node.vcpu if node is not None else SEED_CORES_LIMIT)
+    used = shape if shape is not None and (given.cores is None or given.memory is None) else None
+    return ExecutorSettings(cores, request, limit, memory, used, node is not None)
 
 
 def expand(template: str, values: Mapping[str, str]) -> str:
@@ -111,10 +222,12 @@ def cluster_conf(
     """Every --conf of a cluster submission, in a stable order: seed, Spot, submitter, spec."""
     if spec.image.tag is None:
         raise ValueError("the spec's image tag must be resolved before building the command")
-    bounds, driver, executor = spec.dynamic_allocation, spec.driver, spec.executor
+    bounds, driver = spec.dynamic_allocation, spec.driver
+    executor = executor_settings(spec, outputs.node_groups)
     bucket = outputs.bucket_name
     conf: dict[str, str] = {
-        # The seed's command, in its order (less fs.s3a.connection.ssl.enabled=false).
+        # The seed's command, in its order (less fs.s3a.connection.ssl.enabled=false, and less
+        # fs.s3a.fast.upload, which Hadoop 3.5's S3A ignores: it always uploads in blocks).
         "spark.kubernetes.container.image": f"{outputs.image_repository_url}:{spec.image.tag}",
         "spark.kubernetes.namespace": outputs.spark_namespace,
         "spark.kubernetes.authenticate.driver.serviceAccountName": outputs.spark_service_account,
@@ -128,24 +241,28 @@ def cluster_conf(
         "spark.kubernetes.driver.request.cores": str(driver.cores),
         "spark.kubernetes.driver.limit.cores": str(driver.cores_limit),
         "spark.executor.memory": executor.memory,
-        "spark.kubernetes.executor.request.cores": str(executor.cores),
+        "spark.kubernetes.executor.request.cores": executor.cpu_request,
         "spark.kubernetes.executor.limit.cores": str(executor.cores_limit),
-        "spark.hadoop.fs.s3a.fast.upload": "true",
         "spark.kubernetes.driver.podTemplateFile": str(pod_templates.driver),
         "spark.kubernetes.executor.podTemplateFile": str(pod_templates.executor),
         "spark.eventLog.enabled": "true",
-        "spark.eventLog.dir": s3a_uri(bucket, EVENT_LOG_PREFIX),
-        # Spot: on a reclaim notice, executors hand their blocks to peers or to S3.
+        EVENT_LOG_KEY: s3a_uri(bucket, EVENT_LOG_PREFIX),
+        # Spot: on a reclaim notice, executors hand their blocks to peers or to S3, within the grace.
         **decommission_conf(s3a_uri(bucket, DECOMMISSION_PREFIX)),
+        **executor_grace_conf(),
         "spark.dynamicAllocation.shuffleTracking.timeout": bounds.shuffle_tracking_timeout,
         "spark.hadoop.fs.s3a.aws.credentials.provider": (
             WEB_IDENTITY_PROVIDER if outputs.s3_access_via == "irsa" else INSTANCE_PROFILE_PROVIDER
         ),
+        **S3A_COMMITTER_CONF,
         # The submitter's own: the remaining spec fields, identity, labels, detach.
         "spark.dynamicAllocation.minExecutors": str(bounds.min_executors),
-        # Task slots match the requested cores (Spark's default is one slot per executor).
+        # Task slots: the executor's cores, whatever share of a CPU it requests.
         "spark.executor.cores": str(executor.cores),
-        "spark.kubernetes.authenticate.executor.serviceAccountName": outputs.spark_service_account,
+        "spark.kubernetes.authenticate.executor.serviceAccountName": (
+            outputs.spark_executor_service_account or outputs.spark_service_account
+        ),
+        **NO_PVC_CONF,
         "spark.hadoop.fs.s3a.endpoint.region": outputs.region,
         f"spark.kubernetes.driver.label.{JOB_LABEL}": spec.name,
         f"spark.kubernetes.executor.label.{JOB_LABEL}": spec.name,
@@ -175,11 +292,13 @@ def cluster_argv(
     app_uri: str,
     pod_templates: PodTemplates,
     submission_id: str,
+    dependency_uris: Mapping[str, Sequence[str]] | None = None,
 ) -> list[str]:
     """The cluster-mode spark-submit argv (a list: never joined into a shell string to run)."""
     argv = [spark_submit, "--master", f"k8s://{outputs.api_server_url}", "--deploy-mode", "cluster", "--name", spec.name]
     if spec.main_class:
         argv += ["--class", spec.main_class]
+    argv += dependency_flags(dependency_uris if dependency_uris is not None else dependency_paths(spec))
     argv += _conf_flags(cluster_conf(spec, outputs, pod_templates=pod_templates, submission_id=submission_id))
     return argv + [app_uri, *app_arguments(spec, outputs.bucket_name)]
 
@@ -189,15 +308,19 @@ def cluster_env(spark_home: str, kubeconfig_path: str = KUBECONFIG_PLACEHOLDER) 
     return {"SPARK_HOME": spark_home, "KUBECONFIG": kubeconfig_path}
 
 
-def local_argv(spark_submit: str, spec: JobSpec) -> list[str]:
+def local_argv(spark_submit: str, spec: JobSpec, local_cores: int) -> list[str]:
     """The same job on this machine: spark-submit --master local[*] with local paths."""
     argv = [spark_submit, "--master", "local[*]", "--name", spec.name]
     if spec.main_class:
         argv += ["--class", spec.main_class]
+    argv += dependency_flags(dependency_paths(spec))
     conf = {
-        # Local runs are for trying a job out: Spark's INFO chatter would bury the app's output.
+        # Local runs are for trying a job out: Spark's INFO chatter would bury the app's output,
+        # but the progress bar shows the job moving (Spark's default is off outside a shell).
         "spark.log.level": "WARN",
-        "spark.ui.showConsoleProgress": "false",
+        "spark.ui.showConsoleProgress": "true",
+        # Spark's 200 shuffle partitions are for a cluster; a few per local core is plenty here.
+        "spark.sql.shuffle.partitions": str(LOCAL_PARTITIONS_PER_CORE * max(1, local_cores)),
         # A short run is mostly JVM warm-up; the quick C1 compiler alone starts faster.
         "spark.driver.extraJavaOptions": "-XX:TieredStopAtLevel=1",
         **spec.conf,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 import shutil
 import subprocess
 from dataclasses import dataclass, field
@@ -100,10 +101,44 @@ def decode_authorization(data: Mapping[str, Any]) -> RegistryCredentials:
     return RegistryCredentials(username, password)
 
 
-def _aws_failure(region: str, error: Exception) -> LaunchError:
+_ECR_HOST = re.compile(r"^([0-9]{12})\.dkr\.ecr\.")
+
+
+def repository_name(repository_url: str) -> str:
+    """`123456789012.dkr.ecr.us-west-2.amazonaws.com/spark-dev/spark` → `spark-dev/spark`."""
+    return repository_url.split("/", 1)[1] if "/" in repository_url else repository_url
+
+
+def registry_id(repository_url: str) -> str | None:
+    """The account of an ECR registry host; None for another host (the caller's own registry)."""
+    match = _ECR_HOST.match(repository_url)
+    return match.group(1) if match else None
+
+
+def image_in_registry(region: str, repository_url: str, tag: str) -> bool:
+    """Whether ECR's repository holds `tag` (ecr:DescribeImages; ImageNotFoundException means no)."""
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    request: dict[str, Any] = {"repositoryName": repository_name(repository_url), "imageIds": [{"imageTag": tag}]}
+    account = registry_id(repository_url)
+    if account:
+        request["registryId"] = account
+    try:
+        boto3.session.Session(region_name=region).client("ecr").describe_images(**request)
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") == "ImageNotFoundException":
+            return False
+        raise _aws_failure(region, error, f"ECR image {remote_image(repository_url, tag)}") from None
+    except BotoCoreError as error:
+        raise _aws_failure(region, error, f"ECR image {remote_image(repository_url, tag)}") from None
+    return True
+
+
+def _aws_failure(region: str, error: Exception, action: str = "") -> LaunchError:
     from botocore.exceptions import ClientError, NoCredentialsError, PartialCredentialsError
 
-    action = f"ECR login token (region {region})"
+    action = action or f"ECR login token (region {region})"
     if isinstance(error, (NoCredentialsError, PartialCredentialsError)):
         return LaunchError(f"{action}: no AWS credentials; configure them (aws configure, AWS_PROFILE or SSO login)")
     if isinstance(error, ClientError):

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
-from typing import Any, Callable, Iterable, Mapping, TextIO
+from typing import Any, Callable, Iterable, Mapping, Sequence, TextIO
 
 from jobs.command import JOB_LABEL, SUBMISSION_LABEL
 
@@ -96,6 +96,82 @@ def _detail(pod: Any) -> str:
     return ""
 
 
+# Waiting reasons the kubelet gives a container whose image cannot be pulled: retrying cannot
+# help (kubernetes pkg/kubelet/images/types.go: ErrImagePull, ImagePullBackOff, ErrImageNeverPull,
+# InvalidImageName).
+IMAGE_PULL_FAILURES = ("ErrImagePull", "ImagePullBackOff", "ErrImageNeverPull", "InvalidImageName")
+# Waiting reasons that are only a pod starting normally.
+STARTING = ("ContainerCreating", "PodInitializing")
+
+
+@dataclass(frozen=True)
+class WaitReason:
+    """Why a pod is not running yet: a reason, the system's message, and whether waiting can help."""
+
+    reason: str
+    message: str
+    fatal: bool
+
+    def text(self) -> str:
+        message = " ".join(self.message.split())
+        return f"{self.reason}: {message}" if message else self.reason
+
+
+def _event_time(event: Mapping[str, Any]) -> str:
+    metadata = event.get("metadata") or {}
+    return str(event.get("lastTimestamp") or event.get("eventTime") or metadata.get("creationTimestamp") or "")
+
+
+def waiting_reason(pod: Mapping[str, Any], events: Sequence[Mapping[str, Any]] = ()) -> WaitReason | None:
+    """Why a pod (API JSON) waits, from what Kubernetes records, most specific first:
+
+    1. a container's waiting reason from the kubelet (ImagePullBackOff, ErrImagePull,
+       CreateContainerConfigError, ...: `status.containerStatuses[].state.waiting`);
+    2. the scheduler's verdict, the `PodScheduled` condition with status False (reason
+       Unschedulable and a message such as "0/3 nodes are available: 3 Insufficient memory");
+    3. the newest Warning event about the pod (FailedScheduling, FailedMount, Failed, ...).
+
+    Only an image-pull failure is fatal: the others can clear (a node arrives, a ConfigMap
+    Spark creates right after the pod appears)."""
+    status = pod.get("status") or {}
+    statuses = list(status.get("initContainerStatuses") or []) + list(status.get("containerStatuses") or [])
+    for container in statuses:
+        waiting = (container.get("state") or {}).get("waiting") or {}
+        reason = waiting.get("reason")
+        if reason and reason not in STARTING:
+            return WaitReason(reason, waiting.get("message") or "", reason in IMAGE_PULL_FAILURES)
+    for condition in status.get("conditions") or []:
+        if condition.get("type") == "PodScheduled" and condition.get("status") == "False":
+            return WaitReason(condition.get("reason") or "Unschedulable", condition.get("message") or "", False)
+    warnings = [event for event in events if event.get("type") == "Warning" and event.get("reason")]
+    if warnings:
+        newest = max(warnings, key=_event_time)
+        return WaitReason(newest["reason"], newest.get("message") or "", False)
+    return None
+
+
+def pod_events(core: Any, namespace: str, pod: str) -> list[dict[str, Any]]:
+    """The events about one pod, as API JSON; none when this identity may not read events (the
+    pod's own conditions and container states still explain most waits)."""
+    from kubernetes.client.exceptions import ApiException
+
+    try:
+        listing = core.list_namespaced_event(
+            namespace, field_selector=f"involvedObject.kind=Pod,involvedObject.name={pod}"
+        )
+    except ApiException as error:
+        if error.status in (403, 404):
+            return []
+        raise KubeError(f"events of {pod}: the Kubernetes API answered {error.status} {error.reason}") from None
+    return [core.api_client.sanitize_for_serialization(event) for event in listing.items]
+
+
+def driver_wait_reason(core: Any, namespace: str, driver: Any) -> WaitReason | None:
+    """waiting_reason for a pod object from the client, with its events fetched."""
+    pod = core.api_client.sanitize_for_serialization(driver)
+    return waiting_reason(pod, pod_events(core, namespace, driver.metadata.name))
+
+
 def summarize(driver: Any, executor_pods: Iterable[Any]) -> DriverStatus:
     """A driver pod and its executor pods → one status row (executors counted while running)."""
     labels = _labels(driver)
@@ -121,22 +197,32 @@ def _newest_first(pods: Iterable[Any]) -> list[Any]:
     return sorted(pods, key=lambda pod: pod.metadata.creation_timestamp or oldest, reverse=True)
 
 
-def job_statuses(core: Any, namespace: str, job: str | None = None) -> list[DriverStatus]:
-    """Every driver of `job` (or of every submitted job), newest first."""
+def _drivers_with_statuses(core: Any, namespace: str, job: str | None) -> list[tuple[Any, DriverStatus]]:
     drivers = _call(
         "list drivers", core.list_namespaced_pod, namespace, label_selector=_label_selector("driver", job=job)
     ).items
     executors = _call(
         "list executors", core.list_namespaced_pod, namespace, label_selector=_label_selector("executor", job=job)
     ).items
-    return [summarize(driver, executors) for driver in _newest_first(drivers) if JOB_LABEL in _labels(driver)]
+    return [(driver, summarize(driver, executors)) for driver in _newest_first(drivers) if JOB_LABEL in _labels(driver)]
 
 
-def latest_status(core: Any, namespace: str, job: str) -> DriverStatus:
-    statuses = job_statuses(core, namespace, job)
-    if not statuses:
+def job_statuses(core: Any, namespace: str, job: str | None = None) -> list[DriverStatus]:
+    """Every driver of `job` (or of every submitted job), newest first."""
+    return [status for _, status in _drivers_with_statuses(core, namespace, job)]
+
+
+def latest_status(core: Any, namespace: str, job: str, explain: bool = False) -> DriverStatus:
+    """The newest driver's status; with `explain`, a Pending driver's detail says why it waits."""
+    found = _drivers_with_statuses(core, namespace, job)
+    if not found:
         raise KubeError(f"no driver pod for job {job} in namespace {namespace}; `python -m jobs list` shows the jobs")
-    return statuses[0]
+    driver, status = found[0]
+    if explain and status.phase == "Pending":
+        reason = driver_wait_reason(core, namespace, driver)
+        if reason is not None:
+            return replace(status, detail=reason.text())
+    return status
 
 
 def _age(created: datetime | None, now: datetime) -> str:
@@ -190,6 +276,10 @@ def write_logs(core: Any, namespace: str, job: str, follow: bool, out: TextIO) -
         response.release_conn()
 
 
+def _seconds_text(seconds: float) -> str:
+    return f"{seconds / 60:g}m" if seconds >= 60 and seconds % 60 == 0 else f"{seconds:g}s"
+
+
 def follow_submission(
     core: Any,
     namespace: str,
@@ -199,10 +289,14 @@ def follow_submission(
     out: TextIO = sys.stdout,
     interval: float = 3.0,
     appear_timeout: float = 120.0,
+    timeout: float | None = None,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
 ) -> DriverStatus:
-    """Poll one submission's driver until it ends, keeping one live status line; its final status."""
+    """Poll one submission's driver until it ends, keeping one live status line; its final status.
+
+    A Pending driver's line says why it waits (waiting_reason); an image that cannot be pulled
+    ends the follow at once, and `timeout` (seconds) bounds the whole wait."""
     live = out.isatty()
     started = clock()
     last_line = ""
@@ -230,6 +324,9 @@ def follow_submission(
                 label_selector=_label_selector("executor", job=job, submission=submission),
             ).items
             status = summarize(driver, executors)
+            reason = driver_wait_reason(core, namespace, driver) if status.phase == "Pending" else None
+            if reason is not None:
+                status = replace(status, detail=reason.text())
             line = status_line(status, datetime.now(timezone.utc))
             if live:
                 out.write("\r\033[K" + line)
@@ -237,10 +334,21 @@ def follow_submission(
                 out.write(line + "\n")
             out.flush()
             last_line = line
-            if status.phase in FINISHED_PHASES:
+            if status.phase in FINISHED_PHASES or (reason is not None and reason.fatal):
                 if live:
                     out.write("\n")
+                if reason is not None and reason.fatal:
+                    raise KubeError(
+                        f"{job}: driver {status.pod} cannot start ({reason.text()}); check that the image is in the "
+                        f"repository, then `python -m jobs kill {job}` removes the pod"
+                    )
                 return status
+        if timeout is not None and clock() - started > timeout:
+            state = f"{last_line.split(': ', 1)[-1]}" if last_line else "no driver pod yet"
+            raise KubeError(
+                f"{job}: still not finished after {_seconds_text(timeout)} ({_without_age(state)}); it keeps running: "
+                f"`python -m jobs status {job}` follows up, `python -m jobs kill {job}` stops it"
+            )
         sleep(interval)
 
 

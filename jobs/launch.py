@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
 
 from jobs.command import AppUpload, output_location
+from jobs.outputs import named_entry
 
 EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
@@ -57,14 +58,14 @@ def require_java() -> None:
         raise LaunchError("java not found: spark-submit needs Java 17; install a JDK or JRE 17 and put java on PATH or set JAVA_HOME")
 
 
-def file_digest(path: Path) -> str:
-    """The app's content hash: the upload key changes exactly when the file does."""
+def file_digest(path: Path, field: str = "app") -> str:
+    """A file's content hash: the upload key changes exactly when the file does."""
     try:
         digest = hashlib.sha256(path.read_bytes()).hexdigest()
     except FileNotFoundError:
-        raise LaunchError(f"app: {path} not found (paths are relative to the current directory)") from None
+        raise LaunchError(f"{field}: {path} not found (paths are relative to the current directory)") from None
     except OSError as error:
-        raise LaunchError(f"app: {path} cannot be read ({error.__class__.__name__}); check the path") from None
+        raise LaunchError(f"{field}: {path} cannot be read ({error.__class__.__name__}); check the path") from None
     return digest[:16]
 
 
@@ -130,6 +131,46 @@ def guard_output(s3: Any, output_uri: str, overwrite: bool) -> None:
         )
 
 
+def ensure_folder(s3: Any, uri: str) -> str:
+    """Make an s3a:// folder exist for Hadoop: put S3A's empty-directory marker, the zero-byte
+    object whose key is the prefix with its trailing '/'; its key.
+
+    Spark 4.3 refuses to start when `spark.eventLog.dir` is not an existing directory
+    (EventLogFileWriter.requireLogBaseDirAsDirectory) and never creates it; on S3 a folder
+    exists only while some object has its prefix (S3A's getFileStatus lists the prefix). The
+    bucket's expiry rule spares zero-byte objects (infra/storage.py); the marker is still put
+    before every submission, so one deleted by hand cannot fail the next job."""
+    bucket, prefix = output_location(uri)
+    _s3_call(f"event log folder {uri}", s3.put_object, Bucket=bucket, Key=prefix, Body=b"")
+    return prefix
+
+
+# How long a dependency's presigned URL stays valid: the driver fetches it once, at start-up,
+# so this bounds how long the driver pod may wait for a node (SigV4 allows up to 7 days; a
+# URL signed with temporary credentials dies with them).
+PRESIGNED_SECONDS = 12 * 3600
+
+
+def presigned_url(region: str, upload: AppUpload, seconds: int = PRESIGNED_SECONDS) -> str:
+    """A presigned https GET URL of an uploaded dependency, for spark-submit's --py-files/--jars/--files.
+
+    spark-submit resolves every --py-files, --jars and --files entry with Hadoop's FileSystem on
+    the submitting machine, except local:, http:, https: and ftp: URIs
+    (core/.../util/DependencyUtils.scala resolveGlobPath), and the pyspark wheel has no S3A
+    connector, so an s3a:// dependency fails there with ClassNotFoundException S3AFileSystem.
+    The driver, which runs spark-submit in client mode inside its pod, downloads an https
+    dependency once into its working directory and serves it to the executors itself. The URL
+    carries a signature, never the secret key."""
+    import boto3
+    from botocore.config import Config
+
+    client = boto3.session.Session(region_name=region).client("s3", config=Config(signature_version="s3v4"))
+    return _s3_call(
+        f"presign {upload.s3_uri}", client.generate_presigned_url, ClientMethod="get_object",
+        Params={"Bucket": upload.bucket, "Key": upload.key}, ExpiresIn=seconds,
+    )
+
+
 def upload_app(s3: Any, upload: AppUpload) -> bool:
     """Put the app at its content-addressed key unless that object is already there."""
     from botocore.exceptions import ClientError
@@ -167,6 +208,58 @@ def guard_local_output(path: str, overwrite: bool) -> None:
 
 
 # --- kubeconfig and the process -----------------------------------------------------------
+
+
+def _current_user(kubeconfig: Mapping[str, Any]) -> tuple[Mapping[str, Any], str]:
+    """The current context's user entry and the API host it authenticates to (parse_kubeconfig
+    has already checked that the context, cluster and user exist)."""
+    from urllib.parse import urlsplit
+
+    context = named_entry(kubeconfig.get("contexts"), kubeconfig.get("current-context"), "context") or {}
+    cluster = named_entry(kubeconfig.get("clusters"), context.get("cluster"), "cluster") or {}
+    user = named_entry(kubeconfig.get("users"), context.get("user"), "user") or {}
+    return user, urlsplit(str(cluster.get("server", ""))).hostname or "the API server"
+
+
+def require_cluster_access(kubeconfig: Mapping[str, Any]) -> None:
+    """Before anything talks to the cluster: the kubeconfig's exec credential plugin is installed
+    and, for `aws eks get-token` (what an EKS kubeconfig runs), AWS credentials are there.
+
+    Without the command, client-go and fabric8 send requests with no token at all; without
+    credentials, the plugin fails and the clients report a network error."""
+    user, host = _current_user(kubeconfig)
+    plugin = user.get("exec")
+    if not isinstance(plugin, dict) or not isinstance(plugin.get("command"), str):
+        return
+    command = plugin["command"]
+    if shutil.which(command) is None:
+        hint = "install the AWS CLI v2" if Path(command).name == "aws" else f"install {command}"
+        raise LaunchError(
+            f"the kubeconfig gets its token for {host} from `{command}`, which is not on PATH; {hint} and retry"
+        )
+    if Path(command).name != "aws":
+        return
+    import boto3
+    from botocore.exceptions import BotoCoreError
+
+    variables = {
+        item["name"]: item.get("value", "")
+        for item in plugin.get("env") or []
+        if isinstance(item, dict) and isinstance(item.get("name"), str)
+    }
+    try:
+        session = boto3.session.Session(profile_name=variables.get("AWS_PROFILE") or None)
+        credentials = session.get_credentials()
+    except BotoCoreError as error:
+        raise LaunchError(
+            f"`aws eks get-token` for {host} cannot find AWS credentials ({error.__class__.__name__}); "
+            "configure them (aws configure, AWS_PROFILE or SSO login)"
+        ) from None
+    if credentials is None:
+        raise LaunchError(
+            f"no AWS credentials for `aws eks get-token`, which the kubeconfig runs to reach {host}; "
+            "configure them (aws configure, AWS_PROFILE or SSO login)"
+        )
 
 
 @contextmanager

@@ -30,6 +30,7 @@ OUTPUT_KEYS = {
     "bucketName": "bucket_name",
     "sparkNamespace": "spark_namespace",
     "sparkServiceAccount": "spark_service_account",
+    "sparkExecutorServiceAccount": "spark_executor_service_account",
     "sparkRoleArn": "spark_role_arn",
     "s3AccessVia": "s3_access_via",
     "nodeGroups": "node_groups",
@@ -74,6 +75,8 @@ class StackOutputs:
     bucket_name: str = ""
     spark_namespace: str = ""
     spark_service_account: str = ""
+    # Optional: a stack from before executors had their own account runs them as the driver's.
+    spark_executor_service_account: str = ""
     spark_role_arn: str = ""
     s3_access_via: str = ""
     node_groups: Any = None
@@ -120,7 +123,7 @@ def api_url_problem(url: str) -> str | None:
     return None
 
 
-def _named(entries: Any, name: Any, body: str) -> Mapping[str, Any] | None:
+def named_entry(entries: Any, name: Any, body: str) -> Mapping[str, Any] | None:
     """The `body` mapping of the entry called `name` in a kubeconfig list (clusters, users...)."""
     if not isinstance(entries, list):
         return None
@@ -145,12 +148,12 @@ def _kubeconfig_problem(document: Any) -> str | None:
     current = document.get("current-context")
     if not isinstance(current, str) or not current:
         return "is not a usable kubeconfig (it has no current-context)"
-    context = _named(document.get("contexts"), current, "context")
+    context = named_entry(document.get("contexts"), current, "context")
     if context is None:
         return "is not a usable kubeconfig (its current-context names no entry in contexts)"
-    if _named(document["clusters"], context.get("cluster"), "cluster") is None:
+    if named_entry(document["clusters"], context.get("cluster"), "cluster") is None:
         return "is not a usable kubeconfig (the current context names no entry in clusters)"
-    if "user" in context and _named(document.get("users"), context["user"], "user") is None:
+    if "user" in context and named_entry(document.get("users"), context["user"], "user") is None:
         return "is not a usable kubeconfig (the current context names no entry in users)"
     return None
 
@@ -209,8 +212,12 @@ def _check_values(outputs: StackOutputs, needed: set[str], source: str) -> None:
             "imageRepositoryUrl",
             f"is {shown(outputs.image_repository_url)}; it must be a repository (HOST/NAME) without a tag",
         )
-    for key, value in (("sparkNamespace", outputs.spark_namespace), ("sparkServiceAccount", outputs.spark_service_account)):
-        if key in needed and not _DNS_LABEL.fullmatch(value):
+    for key, value in (
+        ("sparkNamespace", outputs.spark_namespace),
+        ("sparkServiceAccount", outputs.spark_service_account),
+        ("sparkExecutorServiceAccount", outputs.spark_executor_service_account),
+    ):
+        if (key in needed or (key == "sparkExecutorServiceAccount" and value)) and not _DNS_LABEL.fullmatch(value):
             raise bad(key, f"is {shown(value)}, not a Kubernetes name")
     if "s3AccessVia" in needed:
         if outputs.s3_access_via not in S3_ACCESS_MODES:

@@ -70,6 +70,8 @@ FIELD_OWNED_CONF = {
     "spark.dynamicAllocation.shuffleTracking.timeout": "dynamicAllocation.shuffleTrackingTimeout",
 }
 INSECURE_S3A_TLS = "spark.hadoop.fs.s3a.connection.ssl.enabled"
+# A claim name Spark creates itself (docs/running-on-kubernetes.md, "PVC-oriented executor pod allocation").
+ON_DEMAND_CLAIM = re.compile(r"^spark\.kubernetes\.(driver|executor)\.volumes\.persistentVolumeClaim\.[^.]+\.options\.claimName$")
 
 
 class SpecError(ValueError):
@@ -114,6 +116,17 @@ def _duration(value: Any) -> Any:
             f"{shown(value)} is longer than {MAX_DURATION}; a timeout that long pins Spot nodes like none at all"
         )
     return value.strip()
+
+
+def duration_seconds(text: str, flag: str = "--timeout") -> float:
+    """A finite duration such as 90s, 30m or 2h in seconds; SpecError naming `flag` otherwise."""
+    try:
+        _duration(text)
+    except ValueError as error:
+        raise SpecError([f"{flag}: {error}"]) from None
+    match = DURATION.fullmatch(text.strip())
+    assert match is not None
+    return int(match.group(1)) * _SECONDS[match.group(2)]
 
 
 def _not_boolean(value: Any) -> Any:
@@ -181,6 +194,16 @@ class Resources(_Model):
     memory: Memory = "8g"
 
 
+class ExecutorResources(_Model):
+    """An executor's size; a field left out is cut to fill the executors group's Spot node
+    (jobs.sizing: cores are task slots, the CPU request is the node's share, memory is
+    what fits after Spark's overhead)."""
+
+    cores: int | None = Field(default=None, ge=1, le=64, strict=True)
+    cores_limit: int | None = Field(default=None, ge=1, le=64, strict=True)
+    memory: Memory | None = None
+
+
 class DynamicAllocation(_Model):
     min_executors: int = Field(default=0, ge=0, le=1000, strict=True)
     initial_executors: int | None = Field(default=None, ge=0, le=1000, strict=True)
@@ -205,12 +228,21 @@ class JobSpec(_Model):
     args: tuple[str, ...] = ("{input}", "{output}")
     image: Image = Image()
     driver: Resources = Resources()
-    executor: Resources = Resources()
+    executor: ExecutorResources = ExecutorResources()
     dynamic_allocation: DynamicAllocation = DynamicAllocation()
     conf: dict[str, ConfValue] = Field(default_factory=dict)
     input: str | None = None
     output: str | None = None
     local: LocalPaths = LocalPaths()
+    # More files of the job: uploaded beside the app (cluster) or used in place (--local).
+    py_files: tuple[str, ...] = ()
+    jars: tuple[str, ...] = ()
+    files: tuple[str, ...] = ()
+
+    @property
+    def is_python(self) -> bool:
+        """A Python app: Spark gives its pods the non-JVM memory overhead."""
+        return _app_suffix(self.app) == "py"
 
     def with_image_tag(self, tag: str) -> JobSpec:
         return self.model_copy(update={"image": Image(tag=tag)})
@@ -495,6 +527,11 @@ def _check_conf(spec: JobSpec) -> list[str]:
             problems.append(
                 f"{field}: carries a credential; a spec holds none (S3 access comes from IRSA or the node role)"
             )
+        elif ON_DEMAND_CLAIM.match(key) and value.strip() in ("OnDemand", "SPARK_EXECUTOR_ID"):
+            problems.append(
+                f"{field}: {value.strip()} makes Spark create PersistentVolumeClaims, which the Spark Role does not "
+                "allow (jobs use none); mount an existing claim by name instead"
+            )
         elif "\x00" in value:
             problems.append(f"{field}: its value holds a NUL character, which no process argument can carry; remove it")
     return problems
@@ -504,25 +541,33 @@ def _app_suffix(app: str) -> str:
     return app.rsplit(".", 1)[-1].lower() if "." in app.rsplit("/", 1)[-1] else ""
 
 
-def _app_problem(app: str, local: bool) -> str | None:
-    """The first thing wrong with `app`, so the field gets one line."""
-    hygiene = _path_problem("app", app)
+def _location_problem(field: str, path: str, local: bool, in_list: bool = False) -> str | None:
+    """What keeps a file path (app or dependency) from reaching spark-submit as written."""
+    hygiene = _path_problem(field, path)
     if hygiene:
         return hygiene
-    scheme = _scheme(app)
+    scheme = _scheme(path)
     if scheme == "s3":
-        return f"app: {shown(app)} uses s3://; Spark's S3 connector reads s3a:// (same bucket and key)"
+        return f"{field}: {shown(path)} uses s3://; Spark's S3 connector reads s3a:// (same bucket and key)"
     if scheme is not None and scheme not in APP_SCHEMES:
-        return f"app: {shown(app)}: use a local file, s3a://BUCKET/KEY or local:///PATH-IN-IMAGE"
+        return f"{field}: {shown(path)}: use a local file, s3a://BUCKET/KEY or local:///PATH-IN-IMAGE"
     if local and scheme is not None:
-        return f"app: {shown(app)} is not on this machine; with --local, app must be a local file"
-    if "#" in app or "?" in app:
-        # spark-submit parses the app as a URI: `wc#x.py` would fetch `wc` and name it `x.py`.
-        return f"app: {shown(app)} has '#' or '?', which spark-submit reads as a URI fragment or query; rename the file"
+        return f"{field}: {shown(path)} is not on this machine; with --local, {field} must be a local file"
+    # spark-submit parses paths as URIs: `wc#x.py` would fetch `wc` and name it `x.py`; lists split at ','.
+    if "#" in path or "?" in path or (in_list and "," in path):
+        marks, meanings = ("'#', '?' or ','", "URI fragment, query or list separator") if in_list else (
+            "'#' or '?'", "URI fragment or query")
+        return f"{field}: {shown(path)} has {marks}, which spark-submit reads as a {meanings}; rename the file"
     if scheme == "s3a":
-        s3a = _s3a_problem("app", app)
-        if s3a:
-            return s3a
+        return _s3a_problem(field, path)
+    return None
+
+
+def _app_problem(app: str, local: bool) -> str | None:
+    """The first thing wrong with `app`, so the field gets one line."""
+    location = _location_problem("app", app, local)
+    if location:
+        return location
     if _app_suffix(app) not in ("py", "jar"):
         return f"app: {shown(app)} must be a Python file (.py) or a jar (.jar)"
     return None
@@ -567,12 +612,52 @@ def _check_data_path(field: str, value: str, local: bool, origin: str) -> list[s
     return []
 
 
+# Spec field → (model attribute, the suffixes Spark accepts; None for any file).
+DEPENDENCY_FIELDS: dict[str, tuple[str, tuple[str, ...] | None]] = {
+    "pyFiles": ("py_files", ("py", "zip", "egg")),
+    "jars": ("jars", ("jar",)),
+    "files": ("files", None),
+}
+
+
+def _dependency_problem(field: str, path: str, local: bool, suffixes: tuple[str, ...] | None) -> str | None:
+    location = _location_problem(field, path, local, in_list=True)
+    if location:
+        return location
+    name = path.rstrip("/").rsplit("/", 1)[-1]
+    if not name:
+        return f"{field}: {shown(path)} names no file"
+    if suffixes and _app_suffix(name) not in suffixes:
+        allowed = ", ".join(f".{suffix}" for suffix in suffixes)
+        return f"{field}: {shown(path)} must be a {allowed} file"
+    return None
+
+
+def _check_dependencies(spec: JobSpec, local: bool) -> list[str]:
+    """pyFiles, jars, files: local files, s3a:// or local:// paths; each file name once, since
+    Spark puts them side by side in the pods' working directory."""
+    problems: list[str] = []
+    names: dict[str, str] = {}
+    for field, (attribute, suffixes) in DEPENDENCY_FIELDS.items():
+        for index, path in enumerate(getattr(spec, attribute)):
+            where = f"{field}[{index}]"
+            problem = _dependency_problem(where, path, local, suffixes)
+            if problem:
+                problems.append(problem)
+                continue
+            name = path.rstrip("/").rsplit("/", 1)[-1]
+            if name in names:
+                problems.append(f"{where}: {shown(path)} has the same file name as {names[name]}; rename one of them")
+            names.setdefault(name, where)
+    return problems
+
+
 def check_spec(spec: JobSpec, *, local: bool, folded: Iterable[str] = ()) -> list[str]:
     """Cross-field and mode checks the model alone cannot express; one line per problem."""
     problems: list[str] = []
     for part in ("driver", "executor"):
-        resources: Resources = getattr(spec, part)
-        if resources.cores_limit < resources.cores:
+        resources: Resources | ExecutorResources = getattr(spec, part)
+        if resources.cores_limit is not None and resources.cores is not None and resources.cores_limit < resources.cores:
             problems.append(
                 f"{part}.coresLimit: {resources.cores_limit} is below {part}.cores ({resources.cores}); "
                 "the limit must be at least the request"
@@ -589,12 +674,19 @@ def check_spec(spec: JobSpec, *, local: bool, folded: Iterable[str] = ()) -> lis
         )
     problems += _check_conf(spec)
     problems += _check_app(spec, local)
+    problems += _check_dependencies(spec, local)
 
     for index, arg in enumerate(spec.args):
         if "\x00" in arg:
             problems.append(f"args[{index}]: holds a NUL character, which no process argument can carry; remove it")
             continue
-        problems += _check_template(f"args[{index}]", arg, ARG_PLACEHOLDERS)
+        template_problems = _check_template(f"args[{index}]", arg, ARG_PLACEHOLDERS)
+        problems += template_problems
+        if local and not template_problems and "bucket" in _safe_placeholders(arg):
+            problems.append(
+                f"args[{index}]: {{bucket}} is the stack's bucket, which a --local run does not have; "
+                "use {input}/{output} or a local path in this argument"
+            )
     used = {name for arg in spec.args for name in _safe_placeholders(arg)}
     folded = set(folded)
     for field in ("input", "output"):

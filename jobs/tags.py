@@ -1,40 +1,52 @@
-"""The image tag of a work tree: the short commit, `-dirty` when the tree has changes.
+"""The image tag of a checkout: a hash of exactly what goes into the image.
 
-The image build and the submitter both call `default_image_tag`, so a job submitted from
-a checkout runs the image built from that same checkout.
+`docker build` reads image/Dockerfile and a context that .dockerignore cuts down to
+jobs/apps/ (less `__pycache__`), and builds for one platform. The tag hashes those and
+nothing else, so a job spec, a README edit or an `outputs.json` next to the checkout leaves
+it alone: the image pushed before them is still the image a submission names. The same
+inputs always give the same tag, so a tag never has to move (ECR tags can be immutable).
+
+The image build and the submitter both call `default_image_tag`.
 """
 
 from __future__ import annotations
 
-import subprocess
+import hashlib
 from pathlib import Path
 
-# A fixed abbreviation: git's default grows with the repository, which would give the
-# same commit a different tag later on.
-COMMIT_ABBREV = 12
+# What goes into the image besides the platform; .dockerignore re-includes only jobs/apps/.
+DOCKERFILE = Path("image") / "Dockerfile"
+DOCKERIGNORE = Path(".dockerignore")
+APPS = Path("jobs") / "apps"
+# Left out of the build context by .dockerignore (`jobs/apps/**/__pycache__`).
+IGNORED_PARTS = ("__pycache__",)
+TAG_PREFIX = "img-"
+DIGEST_CHARS = 16
 
 
 class TagError(RuntimeError):
-    """No tag can be derived (no git, or not a repository); the message says what to do."""
+    """No tag can be derived (an input is missing); the message says what to do."""
 
 
-def _git(repo_root: Path, *args: str) -> str:
-    try:
-        done = subprocess.run(
-            ["git", "-C", str(repo_root), *args], capture_output=True, text=True, check=False
-        )
-    except FileNotFoundError:
-        raise TagError("git is not installed, so the image tag cannot default to the commit; set image.tag") from None
-    if done.returncode != 0:
-        raise TagError(
-            f"{repo_root} is not a git work tree with a commit, so the image tag cannot default "
-            "to the commit; set image.tag"
-        )
-    return done.stdout
+def image_inputs(repo_root: Path) -> list[Path]:
+    """The files that go into the image, relative to the checkout, in a stable order."""
+    for required in (DOCKERFILE, DOCKERIGNORE):
+        if not (repo_root / required).is_file():
+            raise TagError(f"{required.as_posix()} is missing from {repo_root}, so the image tag cannot be derived; "
+                           "restore it from git or set image.tag")
+    apps = sorted(
+        path.relative_to(repo_root)
+        for path in (repo_root / APPS).rglob("*")
+        if path.is_file() and not any(part in IGNORED_PARTS for part in path.relative_to(repo_root).parts)
+    )
+    return [DOCKERFILE, DOCKERIGNORE, *apps]
 
 
-def default_image_tag(repo_root: Path) -> str:
-    """Short commit of HEAD, plus `-dirty` when tracked or untracked (not ignored) files changed."""
-    commit = _git(repo_root, "rev-parse", f"--short={COMMIT_ABBREV}", "HEAD").strip()
-    dirty = _git(repo_root, "status", "--porcelain").strip() != ""
-    return f"{commit}-dirty" if dirty else commit
+def default_image_tag(repo_root: Path, platform: str = "linux/amd64") -> str:
+    """`img-` and 16 hex digits of SHA-256 over the platform and each input's path and bytes."""
+    digest = hashlib.sha256(f"platform\0{platform}\0".encode())
+    for relative in image_inputs(repo_root):
+        content = (repo_root / relative).read_bytes()
+        digest.update(f"{relative.as_posix()}\0{len(content)}\0".encode())
+        digest.update(content)
+    return TAG_PREFIX + digest.hexdigest()[:DIGEST_CHARS]

@@ -92,6 +92,21 @@ def new_bucket(moto_url: str) -> str:
     return name
 
 
+def ecr_image(moto_url: str, tag: str) -> str:
+    """A fresh repository in moto's ECR holding `tag` (as after `jobs image push`); its URL."""
+    import boto3
+
+    ecr = boto3.client("ecr", region_name=TEST_REGION, endpoint_url=moto_url,
+                       aws_access_key_id="testing", aws_secret_access_key="testing")
+    name = f"spark-test-{uuid.uuid4().hex[:8]}/spark"
+    url = ecr.create_repository(repositoryName=name)["repository"]["repositoryUri"]
+    manifest = {"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+                "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": 2,
+                           "digest": "sha256:" + uuid.uuid4().hex * 2}, "layers": []}
+    ecr.put_image(repositoryName=name, imageManifest=json.dumps(manifest), imageTag=tag)
+    return url
+
+
 @pytest.fixture
 def bucket(aws_env: str) -> str:
     return new_bucket(aws_env)
@@ -125,9 +140,17 @@ def stack_outputs(**overrides: Any) -> dict[str, Any]:
         "bucketName": "spark-dev-data",
         "sparkNamespace": "spark",
         "sparkServiceAccount": "spark",
+        "sparkExecutorServiceAccount": "spark-executor",
         "sparkRoleArn": "arn:aws:iam::123456789012:role/spark-dev-spark-s3",
         "s3AccessVia": "irsa",
-        "nodeGroups": {"drivers": {"capacityType": "ON_DEMAND"}, "executors": {"capacityType": "SPOT"}},
+        # The shape infra/nodegroups.py exports (NodeGroups.summary) for the default settings.
+        "nodeGroups": {
+            "drivers": {"capacityType": "ON_DEMAND", "instanceTypes": ["m5.xlarge"], "minSize": 1, "maxSize": 3,
+                        "role": "driver"},
+            "executors": {"capacityType": "SPOT", "instanceTypes": ["m5.xlarge", "m5a.xlarge", "m5d.xlarge",
+                                                                     "m5ad.xlarge", "m4.xlarge"],
+                          "minSize": 0, "maxSize": 20, "role": "executor"},
+        },
     }
     outputs.update(overrides)
     return outputs

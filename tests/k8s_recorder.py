@@ -10,6 +10,8 @@ built from the driver Pod that spark-submit POSTed.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import threading
 from dataclasses import dataclass, field
@@ -29,6 +31,7 @@ class RecordedRequest:
 
 
 Reply = tuple[int, Any]
+WEBSOCKET_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC11B65"  # RFC 6455 section 1.3
 Route = Callable[[RecordedRequest], Reply]
 
 
@@ -39,6 +42,9 @@ class K8sRecorder:
     url: str
     requests: list[RecordedRequest] = field(default_factory=list)
     routes: dict[tuple[str, str], Route] = field(default_factory=dict)
+    # Watches over a websocket are accepted and held open (no events) when this is on.
+    accept_watches: bool = False
+    watches: list[RecordedRequest] = field(default_factory=list)
 
     def sent(self, method: str, path_suffix: str = "") -> list[RecordedRequest]:
         return [r for r in self.requests if r.method == method and r.path.endswith(path_suffix)]
@@ -79,6 +85,38 @@ def _handler(recorder: K8sRecorder) -> type[BaseHTTPRequestHandler]:
             length = int(self.headers.get("Content-Length") or 0)
             return self.rfile.read(length) if length else b""
 
+        def _hold_watch(self, request: RecordedRequest) -> None:
+            """A watch over a websocket (fabric8, the Java client Spark uses): accept the upgrade
+            (RFC 6455 handshake) and send no event until the client hangs up."""
+            accept = base64.b64encode(
+                hashlib.sha1((self.headers["Sec-WebSocket-Key"] + WEBSOCKET_GUID).encode()).digest()
+            ).decode()
+            self.send_response(101, "Switching Protocols")
+            self.send_header("Upgrade", "websocket")
+            self.send_header("Connection", "Upgrade")
+            self.send_header("Sec-WebSocket-Accept", accept)
+            self.end_headers()
+            self.wfile.flush()
+            recorder.watches.append(request)
+            self.close_connection = True
+            try:
+                while True:
+                    header = self.rfile.read(2)
+                    if len(header) < 2:
+                        return
+                    length = header[1] & 0x7F
+                    if length == 126:
+                        length = int.from_bytes(self.rfile.read(2), "big")
+                    elif length == 127:
+                        length = int.from_bytes(self.rfile.read(8), "big")
+                    self.rfile.read(length + (4 if header[1] & 0x80 else 0))  # mask key + payload
+                    if header[0] & 0x0F == 0x8:  # a close frame: answer it, as RFC 6455 5.5.1 asks
+                        self.wfile.write(bytes([0x88, 0x00]))
+                        self.wfile.flush()
+                        return
+            except OSError:
+                return
+
         def _serve(self) -> None:
             raw = self._read_body()
             text = raw.decode("utf-8") if raw else ""
@@ -92,6 +130,9 @@ def _handler(recorder: K8sRecorder) -> type[BaseHTTPRequestHandler]:
                 self.command, split.path, parse_qs(split.query), content_type, body, self.headers.get("Authorization", "")
             )
             recorder.requests.append(request)
+            if self.headers.get("Upgrade", "").lower() == "websocket" and recorder.accept_watches:
+                self._hold_watch(request)
+                return
             answer = recorder.routes.get((self.command, split.path), _default_reply)
             code, reply = answer(request)
             if isinstance(reply, str):
@@ -128,6 +169,22 @@ def pod_list_route(pods: Callable[[], list[dict[str, Any]]]) -> Route:
         selector = request.query.get("labelSelector", [""])[0]
         items = [pod for pod in pods() if matches_selector(pod["metadata"].get("labels", {}), selector)]
         return 200, {"kind": "PodList", "apiVersion": "v1", "metadata": {"resourceVersion": "1"}, "items": items}
+
+    return answer
+
+
+def event_list_route(events: Callable[[], list[dict[str, Any]]]) -> Route:
+    """Answer an event list GET from `events()`, filtered by the request's fieldSelector
+    (`involvedObject.kind=Pod,involvedObject.name=NAME`, equality terms only)."""
+
+    def answer(request: RecordedRequest) -> Reply:
+        terms = dict(term.partition("=")[::2] for term in filter(None, request.query.get("fieldSelector", [""])[0].split(",")))
+        items = []
+        for event in events():
+            involved = event.get("involvedObject", {})
+            if all(involved.get(key.removeprefix("involvedObject.")) == value for key, value in terms.items()):
+                items.append(event)
+        return 200, {"kind": "EventList", "apiVersion": "v1", "metadata": {"resourceVersion": "1"}, "items": items}
 
     return answer
 

@@ -23,9 +23,9 @@ import pytest
 from jobs.__main__ import main
 from jobs.image import PLATFORM, RegistryCredentials, decode_authorization
 from jobs.launch import LaunchError
-from jobs.tags import COMMIT_ABBREV, default_image_tag
+from jobs.tags import default_image_tag
 from tests import docker_recorder
-from tests.conftest import REPO_ROOT, TEST_REGION, git
+from tests.conftest import REPO_ROOT, TEST_REGION
 
 MISSING_DOCKER = "jobs: docker not found: install Docker (the CLI and a running engine) and put docker on PATH\n"
 
@@ -305,59 +305,82 @@ def test_malformed_token_is_one_line_without_the_token(token: str) -> None:
     assert str(raised.value) == "ECR returned an authorization token that is not base64 of user:password; try again"
 
 
+def put_image(repository_url: str, tag: str) -> None:
+    """Record `tag` in moto's ECR repository, as a finished `docker push` would."""
+    manifest = {"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+                "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": 2,
+                           "digest": "sha256:" + "0" * 64}, "layers": []}
+    _ecr().put_image(repositoryName=repository_url.split("/", 1)[1], imageManifest=json.dumps(manifest), imageTag=tag)
+
+
+def test_push_of_a_tag_already_in_ecr_pushes_nothing(docker: Docker, repository_url: str, ecr_token: dict[str, str],
+                                                     write_outputs: Callable[..., Path],
+                                                     capfd: pytest.CaptureFixture[str]) -> None:
+    """A tag names its inputs and ECR tags may be immutable (a second push of a tag is refused with
+    ImageTagAlreadyExistsException, ECR user guide "Image tag mutability"): when ECR's
+    DescribeImages finds the tag, push says so and docker is not run."""
+    put_image(repository_url, "v1")
+    outputs = write_outputs(imageRepositoryUrl=repository_url)
+    assert main(["image", "push", "--tag", "v1", "--outputs", str(outputs)]) == 0
+    assert docker.calls() == []
+    assert f"{repository_url}:v1 is already in ECR; nothing to push" in capfd.readouterr().out
+
+
 # --- build → push → submit from a temporary checkout -------------------------------------
 
 
 @pytest.fixture
 def checkout(tmp_path: Path) -> Path:
-    """A git repository holding a copy of the jobs CLI, the Dockerfile, pod templates and a spec."""
+    """A copy of the jobs CLI (with the infra modules it reads), the Dockerfile, pod templates and a spec."""
     repo = tmp_path / "checkout"
     ignore = shutil.ignore_patterns("__pycache__")
-    for directory in ("jobs", "image", "pod_templates"):
+    for directory in ("jobs", "infra", "image", "pod_templates"):
         shutil.copytree(REPO_ROOT / directory, repo / directory, ignore=ignore)
     (repo / "examples").mkdir()
     for name in (".gitignore", ".dockerignore", "examples/wordcount.yaml"):
         shutil.copy(REPO_ROOT / name, repo / name)
-    git(repo, "init", "-q")
-    git(repo, "add", ".")
-    git(repo, "commit", "-qm", "copy")
     return repo
 
 
 def _jobs(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """`python -m jobs ...` run from `repo`, so the copy's own code and git state are used."""
+    """`python -m jobs ...` run from `repo`, so the copy's own code and files are used."""
     return subprocess.run([sys.executable, "-m", "jobs", *args], cwd=repo, capture_output=True, text=True,
                           check=False, timeout=120)
 
 
-def test_build_push_submit_agree_on_the_tag_and_mark_a_dirty_tree(
+def test_build_push_submit_agree_on_the_tag_and_only_image_inputs_move_it(
     checkout: Path, docker: Docker, repository_url: str, write_outputs: Callable[..., Path],
 ) -> None:
-    """Clean tree → the short commit; an edited app → `<commit>-dirty` for build, push and submit alike."""
-    commit = git(checkout, "rev-parse", "HEAD")[:COMMIT_ABBREV]
+    """build, push and submit use the same content tag; an outputs.json or a new spec beside the
+    checkout leaves it alone, an edited app moves it."""
+    first = default_image_tag(checkout, PLATFORM)
     built = _jobs(checkout, "image", "build")
     assert built.returncode == 0, built.stderr
-    assert docker.argvs()[-1][-3:] == ["-t", f"spark-eks-spot:{commit}", str(checkout.resolve())]
-
-    with open(checkout / "jobs" / "apps" / "wordcount.py", "a", encoding="utf-8") as app:
-        app.write("# an uncommitted change\n")
-    dirty = f"{commit}-dirty"
-    built = _jobs(checkout, "image", "build")
-    assert built.returncode == 0, built.stderr
-    assert docker.argvs()[-1][-3:] == ["-t", f"spark-eks-spot:{dirty}", str(checkout.resolve())]
-    assert f"built spark-eks-spot:{dirty}; push it with: python -m jobs image push --outputs FILE" in built.stdout
+    assert docker.argvs()[-1][-3:] == ["-t", f"spark-eks-spot:{first}", str(checkout.resolve())]
 
     outputs = write_outputs(imageRepositoryUrl=repository_url)
-    pushed = _jobs(checkout, "image", "push", "--outputs", str(outputs))
+    shutil.copy(outputs, checkout / "outputs.json")
+    (checkout / "examples" / "mine.yaml").write_text("name: mine\napp: jobs/apps/wordcount.py\n")
+    assert default_image_tag(checkout, PLATFORM) == first
+
+    with open(checkout / "jobs" / "apps" / "wordcount.py", "a", encoding="utf-8") as app:
+        app.write("# a change that goes into the image\n")
+    second = default_image_tag(checkout, PLATFORM)
+    assert second != first
+    built = _jobs(checkout, "image", "build")
+    assert built.returncode == 0, built.stderr
+    assert docker.argvs()[-1][-3:] == ["-t", f"spark-eks-spot:{second}", str(checkout.resolve())]
+    assert f"built spark-eks-spot:{second}; push it with: python -m jobs image push --outputs FILE" in built.stdout
+
+    pushed = _jobs(checkout, "image", "push", "--outputs", "outputs.json")
     assert pushed.returncode == 0, pushed.stderr
     assert [argv[1:] for argv in docker.argvs()[-3:]] == [
-        ["tag", f"spark-eks-spot:{dirty}", f"{repository_url}:{dirty}"],
+        ["tag", f"spark-eks-spot:{second}", f"{repository_url}:{second}"],
         ["login", "--username", "AWS", "--password-stdin", repository_url.split("/")[0]],
-        ["push", f"{repository_url}:{dirty}"],
+        ["push", f"{repository_url}:{second}"],
     ]
-    assert f"note: {dirty} marks uncommitted changes" in pushed.stdout
 
-    submitted = _jobs(checkout, "submit", "examples/wordcount.yaml", "--outputs", str(outputs), "--dry-run", "--json")
+    submitted = _jobs(checkout, "submit", "examples/wordcount.yaml", "--outputs", "outputs.json", "--dry-run", "--json")
     assert submitted.returncode == 0, submitted.stderr
     argv = json.loads(submitted.stdout)["argv"]
-    assert f"spark.kubernetes.container.image={repository_url}:{dirty}" in argv
+    assert f"spark.kubernetes.container.image={repository_url}:{second}" in argv

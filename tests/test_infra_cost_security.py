@@ -5,8 +5,8 @@ Each test names the rule of the real system it guards and where that rule is wri
 
 from __future__ import annotations
 
-import fnmatch
 import json
+import shutil
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -23,8 +23,8 @@ from infra.settings import (
     settings_from_values,
     standard_support_notice,
 )
-from infra.storage import MUTABLE_TAG_FILTER
-from jobs.tags import COMMIT_ABBREV
+from jobs.tags import default_image_tag
+from infra.plan import ROOT
 from tests.infra_plans import only, plan_with, stack_plan, with_overrides
 
 ENDPOINT = "aws:ec2/vpcEndpoint:VpcEndpoint"
@@ -221,16 +221,18 @@ def test_each_minor_pins_its_newest_chart_and_image_patch(minor: str) -> None:
 # --- 13. image tags do not move -----------------------------------------------------------------------
 
 
-def test_image_tags_are_immutable_except_dirty_builds(dev: Plan) -> None:
-    """An ECR repository with IMMUTABLE_WITH_EXCLUSION refuses to move a tag unless it matches an
-    exclusion filter of type WILDCARD (pulumi-aws 7.51 ecr.Repository image_tag_mutability and
-    image_tag_mutability_exclusion_filters, from the ECR API). The submitter's tags are the commit
-    (jobs/tags.py): they never need to move; only `<commit>-dirty` builds of a changed tree may be
-    pushed again."""
+def test_image_tags_are_immutable(dev: Plan, tmp_path: Path) -> None:
+    """ECR's IMMUTABLE setting refuses to push a tag that already names an image (pulumi-aws 7.51
+    ecr.Repository image_tag_mutability, from the ECR API's ImageTagMutability). The submitter's tag
+    is a hash of what goes into the image (jobs/tags.py), so equal inputs give the equal tag and a
+    changed input a new one: no tag ever has to move."""
     repository = only(dev, "aws:ecr/repository:Repository").inputs
-    assert repository["imageTagMutability"] == "IMMUTABLE_WITH_EXCLUSION"
-    assert repository["imageTagMutabilityExclusionFilters"] == [{"filter": MUTABLE_TAG_FILTER, "filterType": "WILDCARD"}]
-    commit = "0123456789ab"[:COMMIT_ABBREV]
-    assert fnmatch.fnmatchcase(f"{commit}-dirty", MUTABLE_TAG_FILTER)
-    assert not fnmatch.fnmatchcase(commit, MUTABLE_TAG_FILTER)
-    assert not fnmatch.fnmatchcase("v1.2.3", MUTABLE_TAG_FILTER)
+    assert repository["imageTagMutability"] == "IMMUTABLE"
+    assert "imageTagMutabilityExclusionFilters" not in repository
+    shutil.copytree(ROOT / "image", tmp_path / "image")
+    shutil.copy(ROOT / ".dockerignore", tmp_path / ".dockerignore")
+    shutil.copytree(ROOT / "jobs" / "apps", tmp_path / "jobs" / "apps", ignore=shutil.ignore_patterns("__pycache__"))
+    first = default_image_tag(tmp_path)
+    assert default_image_tag(tmp_path) == first
+    (tmp_path / "jobs" / "apps" / "wordcount.py").write_text("# changed\n", encoding="utf-8")
+    assert default_image_tag(tmp_path) != first

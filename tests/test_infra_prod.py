@@ -65,7 +65,7 @@ def test_plan_json_prints_the_whole_stack(capsys) -> None:
 def test_rendered_rbac_manifests_pass_strict_schema_validation(role_arn: str | None) -> None:
     """Namespace, ServiceAccount, Role and RoleBinding are valid Kubernetes objects (strict: no unknown keys)."""
     manifests = rbac_manifests("spark", "spark", role_arn)
-    assert [m["kind"] for m in manifests] == ["Namespace", "ServiceAccount", "Role", "RoleBinding"]
+    assert [m["kind"] for m in manifests] == ["Namespace", "ServiceAccount", "Role", "RoleBinding", "ServiceAccount"]
     for manifest in manifests:
         kubernetes_validate.validate(manifest, KUBERNETES_SCHEMA_VERSION, strict=True)
 

@@ -183,7 +183,13 @@ def test_spark_s3_policy_is_least_privilege_on_the_bucket_only(dev: Plan) -> Non
 
 
 def test_s3_policy_is_attached_to_spark_irsa_role_by_default(dev: Plan) -> None:
-    """Default: the policy goes to an IRSA role that only spark:spark can assume, annotated on the SA."""
+    """Default: the policy goes to an IRSA role that only the driver's (spark:spark) and the
+    executors' (spark:spark-executor) accounts can assume, annotated on both. IRSA hands a pod
+    credentials only when the role's trust policy admits the pod's own service account as the
+    token's `sub` (EKS user guide, "Assign IAM roles to Kubernetes service accounts",
+    associate-service-account-role: the condition `oidc...:sub` equals
+    `system:serviceaccount:NAMESPACE:ACCOUNT`); executors read and write S3 under their own
+    account, so without it they get no credentials."""
     attachment = dev.named("spark-s3-bucket-attachment").inputs
     assert attachment["role"] == "spark-s3-irsa-role"
     assert attachment["policyArn"].endswith(":policy/spark-s3-bucket-policy")
@@ -192,9 +198,13 @@ def test_s3_policy_is_attached_to_spark_irsa_role_by_default(dev: Plan) -> None:
     assert statement["Action"] == "sts:AssumeRoleWithWebIdentity"
     assert statement["Principal"]["Federated"].startswith("arn:aws:iam::123456789012:oidc-provider/")
     conditions = statement["Condition"]["StringEquals"]
-    assert sorted(conditions.values()) == ["sts.amazonaws.com", "system:serviceaccount:spark:spark"]
-    account = dev.named("spark-service-account").inputs["metadata"]
-    assert account["annotations"] == {"eks.amazonaws.com/role-arn": dev.outputs["sparkRoleArn"]}
+    assert conditions.pop(next(k for k in conditions if k.endswith(":aud"))) == "sts.amazonaws.com"
+    [subjects] = conditions.values()
+    assert subjects == ["system:serviceaccount:spark:spark", "system:serviceaccount:spark:spark-executor"]
+    for account_name in ("spark-service-account", "spark-executor-service-account"):
+        account = dev.named(account_name).inputs["metadata"]
+        assert account["annotations"] == {"eks.amazonaws.com/role-arn": dev.outputs["sparkRoleArn"]}
+    assert dev.outputs["sparkExecutorServiceAccount"] == "spark-executor"
     assert dev.outputs["sparkRoleArn"] == "arn:aws:iam::123456789012:role/spark-s3-irsa-role"
 
 
@@ -265,7 +275,8 @@ def test_spark_rbac_is_namespaced_with_only_the_verbs_spark_needs(dev: Plan) -> 
     assert role["metadata"]["namespace"] == "spark"
     [rule] = role["rules"]
     assert rule["apiGroups"] == [""]
-    assert sorted(rule["resources"]) == ["configmaps", "persistentvolumeclaims", "pods", "services"]
+    # No PVCs: jobs use none (infra/spark_rbac.py; tests/test_jobs_executor_pod.py records the driver's calls).
+    assert sorted(rule["resources"]) == ["configmaps", "pods", "services"]
     assert sorted(rule["verbs"]) == sorted(["get", "list", "watch", "create", "update", "patch", "delete", "deletecollection"])
     binding = only(dev, "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding").inputs
     assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": role["metadata"]["name"]}
@@ -283,7 +294,7 @@ def test_bucket_is_encrypted_private_tls_only_with_event_log_expiry(dev: Plan) -
     [deny] = policy_document(only(dev, "aws:s3/bucketPolicy:BucketPolicy"))["Statement"]
     assert (deny["Effect"], deny["Condition"]) == ("Deny", {"Bool": {"aws:SecureTransport": "false"}})
     rules = {r["id"]: r for r in only(dev, "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration").inputs["rules"]}
-    assert rules["expire-event-logs"]["filter"] == {"prefix": "spark-events/"}
+    assert rules["expire-event-logs"]["filter"] == {"and": {"prefix": "spark-events/", "objectSizeGreaterThan": 0}}
     assert rules["expire-event-logs"]["expiration"] == {"days": 14}
     assert not dev.of_type("aws:s3/bucketVersioning:BucketVersioning")
     assert only(dev, "aws:s3/bucket:Bucket").inputs["forceDestroy"] is False

@@ -26,7 +26,7 @@ from jobs.__main__ import main
 from jobs.kube import KubeError, core_api, follow_submission
 from jobs.launch import private_kubeconfig
 from jobs.outputs import parse_kubeconfig
-from tests.conftest import aws_test_environment, kubeconfig_for, new_bucket, s3, stack_outputs
+from tests.conftest import aws_test_environment, ecr_image, kubeconfig_for, new_bucket, s3, stack_outputs
 from tests.k8s_recorder import K8sRecorder, RecordedRequest, RunningRecorder, pod_list_route
 
 NAMESPACE = "spark"
@@ -56,6 +56,7 @@ class Submission:
     seconds: float
     requests: list[RecordedRequest]
     bucket: str
+    repository: str
     moto_url: str
     leftover_temp: list[str]
 
@@ -83,8 +84,10 @@ def submission(moto_url: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
             lambda: [with_status(r.body, "Succeeded") for r in recorder.requests if r.method == "POST" and r.path == PODS]
         ))
         outputs = scratch / "outputs.json"
+        repository = ecr_image(moto_url, "cluster-test")
         outputs.write_text(json.dumps(stack_outputs(
-            apiServerUrl=recorder.url, kubeconfig=json.dumps(kubeconfig_for(recorder.url)), bucketName=bucket
+            apiServerUrl=recorder.url, kubeconfig=json.dumps(kubeconfig_for(recorder.url)), bucketName=bucket,
+            imageRepositoryUrl=repository,
         )))
         env = {**os.environ, **aws_test_environment(moto_url, scratch), "TMPDIR": str(temp)}
         started = time.monotonic()
@@ -94,7 +97,8 @@ def submission(moto_url: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
             cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=180,
         )
         seconds = time.monotonic() - started
-        yield Submission(done.returncode, done.stdout, done.stderr, seconds, list(recorder.requests), bucket, moto_url,
+        yield Submission(done.returncode, done.stdout, done.stderr, seconds, list(recorder.requests), bucket, repository,
+                         moto_url,
                          [p.name for p in temp.iterdir() if p.name.startswith("spark-eks-spot-")])
 
 
@@ -123,7 +127,7 @@ def test_driver_pod_is_complete_and_valid(submission: Submission) -> None:
     assert labels["spark-role"] == "driver" and labels["spark-eks-spot/job"] == "wordcount"
     container = spec["containers"][0]
     assert container["securityContext"] == {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}
-    assert container["image"] == "registry.example.invalid/spark-dev/spark:cluster-test"
+    assert container["image"] == f"{submission.repository}:cluster-test"
     assert container["resources"]["requests"]["cpu"] == "2"
     assert container["resources"]["limits"]["cpu"] == "4"
     # 8g heap plus Spark's 40% overhead for a Python driver.

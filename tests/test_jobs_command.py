@@ -65,6 +65,14 @@ SEED_ARGV = [
     "<app>", "<input>", "<output>",
 ]
 INSECURE = ["--conf", "spark.hadoop.fs.s3a.connection.ssl.enabled=false"]
+# Hadoop 3.5's S3A always uploads in blocks; the magic committer replaces commit-by-rename.
+NO_OP = ["--conf", "spark.hadoop.fs.s3a.fast.upload=true"]
+# The default executor shape for the executors group's m5.xlarge (jobs.sizing; 4 vCPU, 16 GiB):
+# one executor per node with 4 task slots, instead of the seed's 2 slots and 8g.
+SHAPE = {
+    "spark.executor.memory=8g": "spark.executor.memory=10112m",
+    "spark.kubernetes.executor.request.cores=2": "spark.kubernetes.executor.request.cores=3790m",
+}
 SPOT_ADDITIONS = [
     "spark.decommission.enabled=true",
     "spark.storage.decommission.enabled=true",
@@ -72,13 +80,20 @@ SPOT_ADDITIONS = [
     "spark.storage.decommission.rddBlocks.enabled=true",
     "spark.storage.decommission.fallbackStorage.path=s3a://<bucket>/spark-decommission/",
     "spark.storage.decommission.fallbackStorage.cleanUp=true",
+    "spark.kubernetes.executor.terminationGracePeriodSeconds=90s",
     "spark.dynamicAllocation.shuffleTracking.timeout=300s",
     f"spark.hadoop.fs.s3a.aws.credentials.provider={WEB_IDENTITY_PROVIDER}",
+    "spark.hadoop.fs.s3a.committer.name=magic",
+    "spark.hadoop.fs.s3a.committer.magic.enabled=true",
+    "spark.sql.sources.commitProtocolClass=org.apache.spark.internal.io.cloud.PathOutputCommitProtocol",
+    "spark.sql.parquet.output.committer.class=org.apache.spark.internal.io.cloud.BindingParquetOutputCommitter",
 ]
 SUBMITTER_ADDITIONS = [
     "spark.dynamicAllocation.minExecutors=0",
-    "spark.executor.cores=2",
-    "spark.kubernetes.authenticate.executor.serviceAccountName=<service-account>",
+    "spark.executor.cores=4",
+    "spark.kubernetes.authenticate.executor.serviceAccountName=<executor-service-account>",
+    "spark.kubernetes.driver.ownPersistentVolumeClaim=false",
+    "spark.kubernetes.driver.reusePersistentVolumeClaim=false",
     "spark.hadoop.fs.s3a.endpoint.region=<region>",
     "spark.kubernetes.driver.label.spark-eks-spot/job=wordcount",
     "spark.kubernetes.executor.label.spark-eks-spot/job=wordcount",
@@ -89,11 +104,13 @@ SUBMITTER_ADDITIONS = [
 
 
 def expected_from_seed(values: dict[str, str]) -> list[str]:
-    """The seed's argv less the insecure conf, plus the Spot and submitter additions, filled in."""
-    argv = list(SEED_ARGV)
-    at = argv.index(INSECURE[1]) - 1
-    assert argv[at : at + 2] == INSECURE
-    del argv[at : at + 2]
+    """The seed's argv less the insecure and no-op confs, with the executor shape of the node,
+    plus the Spot and submitter additions, filled in."""
+    argv = [SHAPE.get(item, item) for item in SEED_ARGV]
+    for dropped in (INSECURE, NO_OP):
+        at = argv.index(dropped[1]) - 1
+        assert argv[at : at + 2] == dropped
+        del argv[at : at + 2]
     tail = argv.index("<app>")
     for conf in SPOT_ADDITIONS + SUBMITTER_ADDITIONS:
         argv[tail:tail] = ["--conf", conf]
@@ -114,6 +131,7 @@ def seed_values(tag: str, submission: str, spark_submit: str, templates: PodTemp
         "image": f"{OUTPUTS.image_repository_url}:{tag}",
         "namespace": "spark",
         "service-account": "spark",
+        "executor-service-account": "spark-executor",
         "driver-template": str(templates.driver),
         "executor-template": str(templates.executor),
         "bucket": bucket,
@@ -126,9 +144,11 @@ def seed_values(tag: str, submission: str, spark_submit: str, templates: PodTemp
 
 
 def test_golden_seed_command_from_the_example_spec() -> None:
-    """examples/wordcount.yaml reproduces the seed's spark-submit, less the insecure conf,
-    plus the Spot additions (decommissioning, fallback storage, finite shuffle tracking,
-    IRSA credentials) and the submitter's own labels, identity and detach."""
+    """examples/wordcount.yaml reproduces the seed's spark-submit, less the insecure conf and the
+    no-op fast upload, with the executor cut to fill the Spot node, plus the Spot additions
+    (decommissioning, the 90 s executor grace Spark sets itself since 4.1, fallback storage,
+    finite shuffle tracking, IRSA credentials, the S3A magic committer) and the submitter's own
+    labels, executor identity, no PVCs and detach."""
     spec = load_spec(EXAMPLE).with_image_tag("golden")
     upload = app_upload(spec, OUTPUTS.bucket_name, "0123456789abcdef")
     assert upload is not None
@@ -172,7 +192,8 @@ def test_cli_dry_run_prints_a_pasteable_command(capsys: pytest.CaptureFixture[st
                  "--set", "image.tag=golden"])
     out = capsys.readouterr().out
     assert code == 0
-    command, upload_note = out.strip().splitlines()
+    command, upload_note, shape_note = out.strip().splitlines()
+    assert shape_note.startswith("# executor shape: 1 executor per m5.xlarge node (3795m CPU, 14162 MiB allocatable")
     words = shlex.split(command)
     assert words[0].startswith("SPARK_HOME=") and words[1].startswith("KUBECONFIG=<private temporary kubeconfig")
     assert words[2].endswith("spark-submit") and "--deploy-mode" in words
@@ -251,7 +272,7 @@ def test_jar_app_gets_its_main_class() -> None:
 
 def test_local_command_uses_local_paths_and_no_cluster_settings() -> None:
     spec = load_spec(EXAMPLE, local=True)
-    argv = local_argv("spark-submit", spec)
+    argv = local_argv("spark-submit", spec, 4)
     assert argv[:5] == ["spark-submit", "--master", "local[*]", "--name", "wordcount"]
     assert argv[-3:] == ["jobs/apps/wordcount.py", "examples/data/amazon_reviews_sample.tsv", "output/wordcount"]
     assert not any("kubernetes" in item or "s3a" in item for item in argv)

@@ -31,7 +31,7 @@ BASE: dict[str, Any] = {
     "input": "s3a://{bucket}/in/",
     "output": "s3a://{bucket}/out/",
 }
-TOP_FIELDS = "name, app, mainClass, args, image, driver, executor, dynamicAllocation, conf, input, output, local"
+TOP_FIELDS = "name, app, mainClass, args, image, driver, executor, dynamicAllocation, conf, input, output, local, pyFiles, jars, files"
 
 
 def spec_of(document: dict[str, Any], **kwargs: Any) -> JobSpec:
@@ -404,7 +404,7 @@ def test_shell_metacharacters_are_one_literal_argument(value: str) -> None:
 
 def test_local_run_passes_metacharacters_literally() -> None:
     spec = spec_of(with_(conf={"spark.guard.x": "$(id)"}, local={"input": "in;rm.tsv", "output": "out`id`"}), local=True)
-    argv = local_argv("/spark/bin/spark-submit", spec)
+    argv = local_argv("/spark/bin/spark-submit", spec, 2)
     assert "spark.guard.x=$(id)" in argv
     assert argv[-2:] == ["in;rm.tsv", "out`id`"]
 

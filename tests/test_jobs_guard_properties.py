@@ -127,13 +127,15 @@ def assert_usable(spec: JobSpec, local: bool) -> None:
     that Hadoop will not rewrite, and an argv that builds and quotes back exactly."""
     assert DNS_LABEL.fullmatch(spec.name)
     for resources in (spec.driver, spec.executor):
-        number, unit = re.fullmatch(r"([0-9]+)([kmgt])", resources.memory).groups()  # type: ignore[union-attr]
-        assert 512 <= int(number) * SIZES_MIB[unit] <= 1024 * 1024
-        assert 1 <= resources.cores <= resources.cores_limit <= 64
+        if resources.memory is not None:  # an executor field left out is cut to fit the node
+            number, unit = re.fullmatch(r"([0-9]+)([kmgt])", resources.memory).groups()  # type: ignore[union-attr]
+            assert 512 <= int(number) * SIZES_MIB[unit] <= 1024 * 1024
+        cores = resources.cores if resources.cores is not None else 1
+        assert 1 <= cores <= (resources.cores_limit if resources.cores_limit is not None else 64) <= 64
     for key, value in spec.conf.items():
         assert CONF_KEY.fullmatch(key) and "\x00" not in value
     if local:
-        argv = local_argv("/spark/bin/spark-submit", spec)
+        argv = local_argv("/spark/bin/spark-submit", spec, 2)
     else:
         for uri in (spec.input, spec.output, spec.app):
             if uri is not None and uri.startswith("s3a://"):

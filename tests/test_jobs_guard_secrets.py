@@ -32,7 +32,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
 from jobs.__main__ import main
-from tests.conftest import aws_test_environment, kubeconfig_for, new_bucket, s3, stack_outputs
+from tests.conftest import aws_test_environment, ecr_image, kubeconfig_for, new_bucket, s3, stack_outputs
 from tests.jobs_guard_helpers import PODS, ProcessSpy, cluster_spec, drivers_succeed, posted_driver
 from tests.k8s_recorder import K8sRecorder, RecordedRequest, pod_list_route
 
@@ -120,7 +120,8 @@ def test_no_command_prints_or_writes_a_secret(
     spec = cluster_spec(inputs_dir, bucket)
     outputs = inputs_dir / "outputs.json"
     outputs.write_text(json.dumps(stack_outputs(
-        apiServerUrl=recorder.url, kubeconfig=json.dumps(secret.kubeconfig(recorder.url)), bucketName=bucket)))
+        apiServerUrl=recorder.url, kubeconfig=json.dumps(secret.kubeconfig(recorder.url)), bucketName=bucket,
+        imageRepositoryUrl=ecr_image(moto_url, "guard-test"))))
     kube_only = inputs_dir / "kube-outputs.json"
     kube_only.write_text(json.dumps({"kubeconfig": json.dumps(secret.kubeconfig(recorder.url)), "sparkNamespace": "spark"}))
     not_yaml = inputs_dir / "not-yaml.json"

@@ -127,10 +127,11 @@ def test_several_bad_fields_give_one_line_each() -> None:
 
 
 def test_defaults_are_the_seed_settings() -> None:
-    """A minimal spec gets the seed's sizes and bounds and a finite shuffle-tracking timeout."""
+    """A minimal spec gets the seed's driver and bounds and a finite shuffle-tracking timeout; the
+    executor is left to the node's default shape (jobs.command.executor_settings)."""
     spec = spec_from_mapping(BASE, source="job.yaml")
     assert (spec.driver.cores, spec.driver.cores_limit, spec.driver.memory) == (2, 4, "8g")
-    assert (spec.executor.cores, spec.executor.cores_limit, spec.executor.memory) == (2, 4, "8g")
+    assert (spec.executor.cores, spec.executor.cores_limit, spec.executor.memory) == (None, None, None)
     assert spec.dynamic_allocation.max_executors == 100
     assert spec.dynamic_allocation.executor_allocation_ratio == 0.33
     assert spec.dynamic_allocation.shuffle_tracking_timeout == "300s"

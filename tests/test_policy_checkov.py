@@ -23,6 +23,7 @@ def test_rendered_manifests_are_the_programs_own(tmp_path: Path) -> None:
         "namespace-spark.yaml",
         "role-spark-driver.yaml",
         "rolebinding-spark-driver.yaml",
+        "serviceaccount-spark-executor.yaml",
         "serviceaccount-spark.yaml",
     ]
     loaded = [yaml.safe_load(p.read_text()) for p in paths]
@@ -49,7 +50,7 @@ def test_rendering_runs_as_a_module(tmp_path: Path) -> None:
         cwd=ROOT, capture_output=True, text=True, timeout=60,
     )
     assert done.returncode == 0, done.stderr
-    assert len(done.stdout.splitlines()) == 4
+    assert len(done.stdout.splitlines()) == 5
 
 
 def test_every_skipped_checkov_check_has_its_reason() -> None:
