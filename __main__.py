@@ -7,12 +7,14 @@ Loads the stack's settings, wires the components and exports the outputs that th
 import pulumi
 import pulumi_aws as aws
 
+from cost.snapshot import load_snapshot
 from infra.addons import ClusterAddons, ClusterAddonsArgs
 from infra.autoscaler import AutoscalerArgs, ClusterAutoscaler
 from infra.cluster import Cluster, ClusterArgs
 from infra.iam import NodeRole, SparkS3Access, SparkS3AccessArgs
 from infra.network import Network, NetworkArgs
 from infra.nodegroups import NodeGroups, NodeGroupsArgs
+from infra.priorities import group_priorities, render_priorities
 from infra.settings import ConfigError, check_admin_roles, load_settings
 from infra.spark_rbac import SparkRbac, SparkRbacArgs, executor_service_account
 from infra.storage import Storage, StorageArgs
@@ -61,6 +63,7 @@ node_groups = NodeGroups(
         node_role=node_role.role,
         subnet_ids=network.private_subnet_ids,
         kubernetes_version=settings.kubernetes_version,
+        system=settings.system,
         drivers=settings.drivers,
         executors=settings.executors,
         extra_executors=settings.extra_executor_groups,
@@ -71,7 +74,7 @@ node_groups = NodeGroups(
 )
 addons = ClusterAddons(
     "addons",
-    ClusterAddonsArgs(cluster.name, settings.kubernetes_version, node_groups.on_demand),
+    ClusterAddonsArgs(cluster.name, settings.kubernetes_version, node_groups.system),
     opts=on_aws,
 )
 spark_s3 = SparkS3Access(
@@ -88,6 +91,14 @@ spark_s3 = SparkS3Access(
     opts=on_aws,
 )
 on_cluster = pulumi.ResourceOptions(providers={"aws": aws_provider, "kubernetes": cluster.provider})
+priorities = None
+if settings.uses_priority_expander:
+    prices = load_snapshot()
+    ranked = group_priorities(node_groups.specs, prices, settings.region)
+    source = f"price snapshot {prices.date} ({settings.region})"
+    priorities = pulumi.Output.all(**node_groups.asg_names).apply(
+        lambda names: render_priorities(ranked, names, source)
+    )
 ClusterAutoscaler(
     "autoscaler",
     AutoscalerArgs(
@@ -99,9 +110,10 @@ ClusterAutoscaler(
         scale_down_unneeded_time=settings.autoscaler.scale_down_unneeded_time,
         oidc_provider_arn=cluster.oidc_provider_arn,
         oidc_provider_url=cluster.oidc_provider_url,
+        priorities=priorities,
     ),
-    # It needs an On-Demand node to run on, with the cluster's DNS and networking add-ons.
-    opts=pulumi.ResourceOptions.merge(on_cluster, pulumi.ResourceOptions(depends_on=[node_groups, addons])),
+    # It runs on the system group, with the cluster's DNS and networking add-ons.
+    opts=pulumi.ResourceOptions.merge(on_cluster, pulumi.ResourceOptions(depends_on=[node_groups.system, addons])),
 )
 spark_rbac = SparkRbac(
     "spark",

@@ -18,6 +18,17 @@ CAPACITY_TYPE_LABEL = "eks.amazonaws.com/capacityType"
 ROLE_LABEL = "spark-eks-spot/role"
 # Executors' Spot nodes repel everything that does not tolerate this taint (add-ons, drivers).
 SPOT_TAINT = {"key": "spark-eks-spot/spot", "value": "true", "effect": "NO_SCHEDULE"}
+# The system group's nodes repel Spark pods. The key is the one cluster add-ons tolerate already
+# (the EKS CoreDNS add-on's default tolerations hold `CriticalAddonsOnly` Exists). It carries a
+# value: the autoscaler models a managed node group's taint from the EKS API only when it has one
+# (kubernetes/autoscaler cluster-autoscaler/cloudprovider/aws/aws_wrapper.go).
+SYSTEM_TAINT = {"key": "CriticalAddonsOnly", "value": "true", "effect": "NO_SCHEDULE"}
+SYSTEM_ROLE = "system"
+# What a pod needs to run on the system group, and only there: the add-ons, and anything else
+# the stack runs on nodes of its own (a Spark History Server, say). Spark's pod templates carry
+# neither, so a driver or executor can never be scheduled on a system node.
+SYSTEM_NODE_SELECTOR = {ROLE_LABEL: SYSTEM_ROLE}
+SYSTEM_TOLERATION = {"key": SYSTEM_TAINT["key"], "operator": "Exists"}
 TAINT_EFFECTS = {"NO_SCHEDULE": "NoSchedule", "NO_EXECUTE": "NoExecute", "PREFER_NO_SCHEDULE": "PreferNoSchedule"}
 
 AUTOSCALER_TAG_PREFIX = "k8s.io/cluster-autoscaler/"

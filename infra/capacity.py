@@ -34,9 +34,9 @@ from infra.instance_types import instance_size
 EVICTION_HARD_MEMORY_MIB = 100
 VM_MEMORY_OVERHEAD = 0.075
 # (ENIs, IPv4 addresses per ENI) by size for the offered families (instance-info.jsonl);
-# m4.large is the one exception, with two ENIs.
-_ENI_BY_SIZE = {"large": (3, 10), "xlarge": (4, 15), "2xlarge": (4, 15), "4xlarge": (8, 30)}
-_ENI_EXCEPTIONS = {"m4.large": (2, 10)}
+# m4.large has two ENIs; the burstable larges have 12 addresses per ENI (t3.large: 35 pods).
+_ENI_BY_SIZE = {"medium": (3, 6), "large": (3, 10), "xlarge": (4, 15), "2xlarge": (4, 15), "4xlarge": (8, 30)}
+_ENI_EXCEPTIONS = {"m4.large": (2, 10), "t3.large": (3, 12), "t3a.large": (3, 12), "t4g.large": (3, 12)}
 
 
 @dataclass(frozen=True)

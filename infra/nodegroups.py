@@ -1,8 +1,12 @@
 """The managed node groups, and the Auto Scaling group tags the cluster-autoscaler reads.
 
-Drivers (and cluster add-ons) run On-Demand so a Spot reclaim never kills a job's
-driver; executors run on Spot across several same-size instance types. Each kind of
-group is one `NodeGroupSpec` (`node_group_specs`), so another kind is one more entry.
+Three kinds of group. A small On-Demand `system` group runs the cluster add-ons (CoreDNS,
+the cluster-autoscaler) and is tainted so Spark never lands there: its one node is the
+cluster's only always-on compute. Drivers run On-Demand, so a Spot reclaim never kills a
+job's driver, in a group that scales from zero when a driver is pending. Executors run on
+Spot across several same-size instance types, x86_64 or arm64 (Graviton), one
+architecture per group. Each kind of group is one `NodeGroupSpec` (`node_group_specs`),
+so another kind is one more entry.
 
 EKS tags a managed node group's Auto Scaling group for the autoscaler's auto-discovery
 itself (EKS user guide, managed-node-groups: "Amazon EKS tags managed node group resources
@@ -25,6 +29,10 @@ from infra.asg_tags import (
     CAPACITY_TYPE_LABEL,
     ROLE_LABEL,
     SPOT_TAINT,
+    SYSTEM_NODE_SELECTOR,
+    SYSTEM_ROLE,
+    SYSTEM_TAINT,
+    SYSTEM_TOLERATION,
     TAINT_EFFECTS,
     label_tag_key,
     resource_tag_key,
@@ -33,9 +41,16 @@ from infra.asg_tags import (
 )
 from infra.settings import NodeGroupSettings
 
-__all__ = ["CAPACITY_TYPE_LABEL", "ROLE_LABEL", "SPOT_TAINT", "AMI_TYPE", "NodeGroups", "NodeGroupsArgs"]
+__all__ = [
+    "CAPACITY_TYPE_LABEL", "ROLE_LABEL", "SPOT_TAINT", "SYSTEM_TAINT", "SYSTEM_NODE_SELECTOR", "SYSTEM_TOLERATION",
+    "AMI_TYPES", "AMI_TYPE", "NodeGroups", "NodeGroupsArgs",
+]
 
-AMI_TYPE = "AL2023_x86_64_STANDARD"
+# EKS AMI type per CPU architecture (CreateNodegroup amiType; pulumi-eks nodejs/eks/nodes/ami.ts
+# gives AL2023_ARM_64_STANDARD the arm64 architecture).
+AMI_TYPES = {"x86_64": "AL2023_x86_64_STANDARD", "arm64": "AL2023_ARM_64_STANDARD"}
+# The default architecture's AMI (the architecture `jobs image build` targets unless told more).
+AMI_TYPE = AMI_TYPES["x86_64"]
 
 # What the kubelet of an AL2023 EKS node keeps from its root disk (ephemeral storage):
 # nodeadm sets kubeReserved ephemeral-storage 1Gi and evictionHard nodefs.available 10%
@@ -71,23 +86,31 @@ class NodeGroupSpec:
     capacity_type: str
     settings: NodeGroupSettings
     taints: tuple[dict[str, str], ...] = ()
+    # Where its settings live in the stack config (for messages): system, drivers, extraExecutorGroups.<name>…
+    config_key: str = ""
 
     @property
     def labels(self) -> dict[str, str]:
         return {ROLE_LABEL: self.role, **self.settings.labels}
 
+    @property
+    def ami_type(self) -> str:
+        return AMI_TYPES[self.settings.architecture]
+
 
 def node_group_specs(
+    system: NodeGroupSettings,
     drivers: NodeGroupSettings,
     executors: NodeGroupSettings,
     extra_executors: Mapping[str, NodeGroupSettings] | None = None,
 ) -> list[NodeGroupSpec]:
-    """The On-Demand driver group, the Spot executor group, and any extra Spot pools."""
+    """The On-Demand system and driver groups, the Spot executor group, and any extra Spot pools."""
     return [
-        NodeGroupSpec("drivers", "driver", "ON_DEMAND", drivers),
-        NodeGroupSpec("executors", "executor", "SPOT", executors, taints=(SPOT_TAINT,)),
+        NodeGroupSpec("system", SYSTEM_ROLE, "ON_DEMAND", system, (SYSTEM_TAINT,), "system"),
+        NodeGroupSpec("drivers", "driver", "ON_DEMAND", drivers, (), "drivers"),
+        NodeGroupSpec("executors", "executor", "SPOT", executors, (SPOT_TAINT,), "executors"),
         *(
-            NodeGroupSpec(f"executors-{name}", "executor", "SPOT", group, taints=(SPOT_TAINT,))
+            NodeGroupSpec(f"executors-{name}", "executor", "SPOT", group, (SPOT_TAINT,), f"extraExecutorGroups.{name}")
             for name, group in (extra_executors or {}).items()
         ),
     ]
@@ -116,6 +139,7 @@ class NodeGroupsArgs:
     node_role: aws.iam.Role
     subnet_ids: pulumi.Input[list[str]]
     kubernetes_version: str
+    system: NodeGroupSettings
     drivers: NodeGroupSettings
     executors: NodeGroupSettings
     extra_executors: Mapping[str, NodeGroupSettings] = field(default_factory=dict)
@@ -125,15 +149,20 @@ class NodeGroupsArgs:
 
 
 class NodeGroups(pulumi.ComponentResource):
+    specs: list[NodeGroupSpec]
     groups: dict[str, eks.ManagedNodeGroup]
-    on_demand: eks.ManagedNodeGroup
+    # Each group's Auto Scaling group name (known after up): what the priority expander matches.
+    asg_names: dict[str, pulumi.Output[str]]
+    system: eks.ManagedNodeGroup
     summary: dict[str, dict[str, Any]]
 
     def __init__(self, name: str, args: NodeGroupsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("spark-eks-spot:infra:NodeGroups", name, None, opts)
+        self.specs = node_group_specs(args.system, args.drivers, args.executors, args.extra_executors)
         self.groups = {}
+        self.asg_names = {}
         self.summary = {}
-        for spec in node_group_specs(args.drivers, args.executors, args.extra_executors):
+        for spec in self.specs:
             settings = spec.settings
             group = eks.ManagedNodeGroup(
                 f"{name}-{spec.key}",
@@ -142,7 +171,7 @@ class NodeGroups(pulumi.ComponentResource):
                 subnet_ids=args.subnet_ids,
                 capacity_type=spec.capacity_type,
                 instance_types=list(settings.instance_types),
-                ami_type=AMI_TYPE,
+                ami_type=spec.ami_type,
                 # Nodes follow the control plane: pulumi-eks tracks the cluster version only while
                 # no launch template is passed (nodejs/eks/nodes/nodegroup.ts), so say it outright.
                 version=args.kubernetes_version,
@@ -170,13 +199,15 @@ class NodeGroups(pulumi.ComponentResource):
                     opts=pulumi.ResourceOptions(parent=self),
                 )
             self.groups[spec.key] = group
+            self.asg_names[spec.key] = asg_name
             self.summary[spec.key] = {
                 "capacityType": spec.capacity_type,
                 "instanceTypes": list(settings.instance_types),
                 "minSize": settings.min_size,
                 "maxSize": settings.max_size,
                 "role": spec.role,
+                "architecture": settings.architecture,
             }
         # Cluster add-ons and the autoscaler wait for this group: it is where they run.
-        self.on_demand = self.groups["drivers"]
+        self.system = self.groups["system"]
         self.register_outputs({"nodeGroups": self.summary})

@@ -4,8 +4,9 @@ No credentials, no CLI: `python -m infra.plan --stack dev [--json]` reads
 `Pulumi.dev.yaml`, runs `__main__.py` with Pulumi's own mock engine and prints every
 resource (type token, logical name, inputs as the engine sees them, and the resources it
 waits for through `depends_on`), a summary of what matters before `pulumi up` (versions,
-upgrade policy, add-on order, S3 endpoint) and the stack outputs. Values only AWS knows
-(endpoints, generated names, looked-up versions) are placeholders; secrets print as
+upgrade policy, groups idle at zero, autoscaler priorities, add-on order, S3 endpoint) and
+the stack outputs. Values only AWS knows (endpoints, generated names, looked-up versions)
+are placeholders; secrets print as
 `[secret]`, as `pulumi preview` shows them. Warnings go to stderr: the chosen Kubernetes
 version leaves EKS standard support within 60 days, or the API allow-list is still an
 example (documentation) range.
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import runpy
 import sys
 from dataclasses import dataclass, field
@@ -33,6 +35,8 @@ from pulumi.runtime import rpc
 from pulumi.runtime import settings as runtime_settings
 from pulumi.runtime.proto import resource_pb2
 
+from infra.priorities import CONFIG_MAP_KEY as PRIORITY_CONFIG_MAP_KEY
+from infra.priorities import CONFIG_MAP_NAME as PRIORITY_CONFIG_MAP
 from infra.settings import (
     PROJECT,
     ConfigError,
@@ -325,18 +329,42 @@ def _after(resource: PlannedResource, limit: int = 3) -> str:
     return f"  (after {', '.join(shown)}{f' +{more}' if more else ''})"
 
 
+def _priority_lines(plan: Plan) -> list[str]:
+    """The priority expander's order as the stack's ConfigMap gives it (its comments name the groups)."""
+    maps = [
+        c for c in plan.of_type("kubernetes:core/v1:ConfigMap")
+        if (c.inputs.get("metadata") or {}).get("name") == PRIORITY_CONFIG_MAP
+    ]
+    if not maps:
+        return ["autoscaler priorities: none (autoscaler.expander has no priority)"]
+    lines, value = [], ""
+    for line in str((maps[0].inputs.get("data") or {}).get(PRIORITY_CONFIG_MAP_KEY, "")).splitlines():
+        if re.fullmatch(r"\d+:", line):
+            value = line[:-1]
+        elif line.startswith("  # ") and value:
+            lines.append(f"autoscaler priority {value}: {line[4:]}")
+    return lines
+
+
 def summary_lines(plan: Plan) -> list[str]:
-    """What to check before `pulumi up`: versions, upgrade policy, add-on order, S3 endpoint."""
+    """What to check before `pulumi up`: versions, upgrade policy, groups idle at zero, autoscaler
+    priorities, add-on order, S3 endpoint."""
     lines = []
     for cluster in plan.of_type("eks:index:Cluster"):
         support = (cluster.inputs.get("upgradePolicy") or {}).get("supportType", "EXTENDED (EKS default)")
         lines.append(f"cluster {cluster.name}: Kubernetes {cluster.inputs.get('version')}, upgradePolicy.supportType {support}")
+    node_groups = plan.of_type("eks:index:ManagedNodeGroup")
     groups = [
         f"{g.name} {g.inputs.get('capacityType', 'ON_DEMAND')} {g.inputs.get('version', 'cluster version')}"
+        + (" arm64" if "ARM_64" in str(g.inputs.get("amiType", "")) else "")
         + (" IMDSv2 hop limit 2" if g.inputs.get("enableIMDSv2") else "")
-        for g in plan.of_type("eks:index:ManagedNodeGroup")
+        for g in node_groups
     ]
     lines.append(f"node groups: {', '.join(groups) or 'none'}")
+    from_zero = [g.name for g in node_groups if (g.inputs.get("scalingConfig") or {}).get("minSize") == 0]
+    if from_zero:
+        lines.append(f"idle at 0 nodes: {', '.join(from_zero)} (a pending pod starts a node in minutes: docs/layout.md)")
+    lines.extend(_priority_lines(plan))
     for addon in plan.of_type("aws:eks/addon:Addon"):
         lines.append(f"add-on {addon.inputs.get('addonName')} {addon.inputs.get('addonVersion')}{_after(addon)}")
     endpoints = [e for e in plan.of_type("aws:ec2/vpcEndpoint:VpcEndpoint") if e.inputs.get("vpcEndpointType") == "Gateway"]

@@ -34,7 +34,15 @@ from infra.asg_tags import (
     label_tag_key,
     tag_name_suffix,
 )
-from infra.instance_types import INSTANCE_TYPES, InstanceSize, instance_size
+from infra.instance_types import (
+    INSTANCE_TYPES,
+    X86_64,
+    Architecture,
+    instance_architecture,
+    instance_size,
+    is_burstable,
+    same_size_types,
+)
 
 PROJECT = "spark-eks-spot"
 
@@ -137,6 +145,18 @@ class NodeGroupSettings(_Model):
     max_size: int = Field(ge=1, le=_MAX_NODES)
     disk_size_gib: int = Field(ge=20, le=16384)
     labels: dict[str, str] = Field(default_factory=dict)
+    # One per group: a managed node group runs one AMI (AL2023 x86_64 or ARM_64).
+    architecture: Architecture = X86_64
+    # The priority expander's priority (higher grows first); unset, it comes from the price snapshot.
+    priority: int | None = Field(default=None, ge=1, le=1000)
+
+    @field_validator("architecture", mode="before")
+    @classmethod
+    def _aws_architecture_names(cls, value: Any) -> Any:
+        if value in ("amd64", "x86-64", "aarch64"):
+            meant = {"amd64": "x86_64", "x86-64": "x86_64", "aarch64": "arm64"}[value]
+            raise ValueError(f"{_shown(value)} is not AWS's name for it: write {meant} (x86_64 or arm64)")
+        return value
 
     @field_validator("instance_types")
     @classmethod
@@ -146,7 +166,7 @@ class NodeGroupSettings(_Model):
                 families = sorted({name.split(".")[0] for name in INSTANCE_TYPES})
                 raise ValueError(
                     f"unknown instance type {_shown(instance_type)}; offered families: "
-                    f"{', '.join(families)} (sizes large to 4xlarge)"
+                    f"{', '.join(families)} (their sizes are in infra/instance_types.py)"
                 )
         if len(set(types)) != len(types):
             raise ValueError("lists an instance type twice")
@@ -193,16 +213,38 @@ class NodeGroupSettings(_Model):
         return self.min_size if self.desired_size is None else self.desired_size
 
 
+class SystemGroupSettings(NodeGroupSettings):
+    """The small On-Demand group the cluster add-ons run on (CoreDNS, the cluster-autoscaler).
+
+    Its one node is the cluster's whole idle compute: a burstable type, since the add-ons
+    ask for about 0.4 vCPU and 0.5 GiB and idle most of the time. Tainted so Spark never lands here.
+    """
+
+    instance_types: tuple[str, ...] = Field(default=("t3.medium",), min_length=1, max_length=20)
+    min_size: int = Field(default=1, ge=0, le=_MAX_NODES)
+    max_size: int = Field(default=2, ge=1, le=_MAX_NODES)
+    disk_size_gib: int = Field(default=20, ge=20, le=16384)
+
+
 class DriverGroupSettings(NodeGroupSettings):
-    """The On-Demand group for Spark drivers and the cluster add-ons."""
+    """The On-Demand group for Spark drivers; it scales from zero when a job's driver is pending."""
 
     instance_types: tuple[str, ...] = Field(default=("m5.xlarge",), min_length=1, max_length=20)
-    min_size: int = Field(default=1, ge=0, le=_MAX_NODES)
+    min_size: int = Field(default=0, ge=0, le=_MAX_NODES)
     max_size: int = Field(default=3, ge=1, le=_MAX_NODES)
     disk_size_gib: int = Field(default=50, ge=20, le=16384)
 
 
-EXECUTOR_INSTANCE_TYPES = ("m5.xlarge", "m5a.xlarge", "m5d.xlarge", "m5ad.xlarge", "m4.xlarge")
+# Every current x86_64 family of 4 vCPU / 16 GiB (the autoscaler's table, infra/instance_types.py)
+# that the Spot Instance Advisor lists in us-east-1, us-west-2 and eu-west-1: more Spot pools, fewer
+# interruptions under price-capacity-optimized allocation. Left out: burstable t3/t3a (CPU credits),
+# the Flex types (a 40 % CPU baseline) and the m8 families (few regions yet; EKS refuses a group
+# listing a type its region does not offer, terraform-aws-eks#1279, #3648).
+EXECUTOR_INSTANCE_TYPES = (
+    "m5.xlarge", "m5a.xlarge", "m5d.xlarge", "m5ad.xlarge", "m5n.xlarge", "m5dn.xlarge", "m5zn.xlarge",
+    "m6i.xlarge", "m6a.xlarge", "m6id.xlarge", "m6in.xlarge", "m6idn.xlarge", "m7i.xlarge", "m7a.xlarge",
+    "m4.xlarge",
+)
 
 
 class ExecutorGroupSettings(NodeGroupSettings):
@@ -312,8 +354,12 @@ class BucketSettings(_Model):
     force_destroy: bool = False
 
 
+PRIORITY_EXPANDER = "priority,least-waste"
+
+
 class AutoscalerSettings(_Model):
-    expander: Literal["least-waste", "random", "most-pods"] = "least-waste"
+    # priority: the cheapest Spot group grows first (infra/priorities.py); least-waste breaks ties.
+    expander: Literal["priority,least-waste", "least-waste", "random", "most-pods"] = PRIORITY_EXPANDER
     scale_down_unneeded_time: str = "5m"
 
     @field_validator("scale_down_unneeded_time")
@@ -334,6 +380,7 @@ class Settings(_Model):
     upgrade_policy: UpgradePolicySettings = UpgradePolicySettings()
     network: NetworkSettings = NetworkSettings()
     api_endpoint: ApiEndpointSettings = ApiEndpointSettings()
+    system: SystemGroupSettings = SystemGroupSettings()
     drivers: DriverGroupSettings = DriverGroupSettings()
     executors: ExecutorGroupSettings = ExecutorGroupSettings()
     # More Spot pools, e.g. one per instance size (the autoscaler models a group by one size).
@@ -354,6 +401,20 @@ class Settings(_Model):
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return repr(value)
         return value
+
+    @property
+    def node_groups(self) -> dict[str, NodeGroupSettings]:
+        """Every node group by its config key (`system`, `drivers`, `executors`, `extraExecutorGroups.<name>`)."""
+        return {
+            "system": self.system,
+            "drivers": self.drivers,
+            "executors": self.executors,
+            **{f"extraExecutorGroups.{name}": group for name, group in self.extra_executor_groups.items()},
+        }
+
+    @property
+    def uses_priority_expander(self) -> bool:
+        return "priority" in self.autoscaler.expander.split(",")
 
     @property
     def autoscaler_chart_version(self) -> str:
@@ -444,12 +505,14 @@ def _size_of(instance_type: str) -> str:
     return f"{size.vcpu} vCPU/{size.memory_gib} GiB" if size else "unknown size"
 
 
-def same_size_types(size: InstanceSize, excluding: tuple[str, ...] = ()) -> list[str]:
-    """Offered instance types of one vCPU/memory size, in the table's order."""
-    return [t for t, s in INSTANCE_TYPES.items() if s == size and t not in excluding]
+def _types_like(first: str, group: NodeGroupSettings, burstable: bool) -> list[str]:
+    """Offered types of `first`'s size in the group's architecture, not already listed."""
+    size = instance_size(first)
+    assert size is not None  # unknown types were refused by the field validator
+    return same_size_types(size, group.architecture, group.instance_types, burstable=burstable)
 
 
-def _check_node_group(key: str, group: NodeGroupSettings, spot: bool) -> None:
+def _check_node_group(key: str, group: NodeGroupSettings, spot: bool, system: bool = False) -> None:
     if group.min_size > group.max_size:
         raise ConfigError(f"{key}.minSize", f"{group.min_size} is above maxSize {group.max_size}; lower minSize or raise maxSize")
     if not group.min_size <= group.initial_size <= group.max_size:
@@ -459,23 +522,47 @@ def _check_node_group(key: str, group: NodeGroupSettings, spot: bool) -> None:
         )
     # The cluster-autoscaler and the cost estimator model a group by one size (its first type).
     first = group.instance_types[0]
-    size = instance_size(first)
-    assert size is not None  # unknown types were refused by the field validator
-    like_first = ", ".join(same_size_types(size, group.instance_types)[:5]) or "none offered"
     if len({instance_size(t) for t in group.instance_types}) > 1:
         listed = ", ".join(f"{t} ({_size_of(t)})" for t in group.instance_types)
+        like_first = ", ".join(_types_like(first, group, system)[:5]) or "none offered"
         raise ConfigError(
             f"{key}.instanceTypes",
             f"all types must have the same vCPU and memory so the autoscaler models the group right; got {listed}; "
             f"types of {first}'s size ({_size_of(first)}): {like_first}",
         )
+    # One AMI per managed node group, so one architecture (EKS refuses a type of the other one).
+    other = [t for t in group.instance_types if instance_architecture(t) != group.architecture]
+    if other and len(other) == len(group.instance_types):
+        theirs = instance_architecture(first)
+        raise ConfigError(
+            f"{key}.architecture",
+            f"is {group.architecture} but every instance type is {theirs} ({', '.join(other)}): set architecture: "
+            f"{theirs}, or list {group.architecture} types",
+        )
+    if other:
+        listed = ", ".join(f"{t} ({instance_architecture(t)})" for t in other)
+        like = ", ".join(_types_like(first, group, system)[:5]) or "none offered"
+        raise ConfigError(
+            f"{key}.instanceTypes",
+            f"mixes architectures: the group is {group.architecture} (one AMI) but lists {listed}; "
+            f"{group.architecture} types of {first}'s size ({_size_of(first)}): {like}",
+        )
+    bursting = [t for t in group.instance_types if is_burstable(t)]
+    if bursting and not system:
+        like = ", ".join(_types_like(first, group, burstable=False)[:5]) or "a non-burstable size"
+        raise ConfigError(
+            f"{key}.instanceTypes",
+            f"{', '.join(bursting)} {'is' if len(bursting) == 1 else 'are'} burstable (T family): under Spark's steady "
+            f"load it runs out of CPU credits and is throttled or billed for surplus; burstable types are for the "
+            f"system group only; use {like}",
+        )
     if spot and len(group.instance_types) < MIN_SPOT_TYPES:
-        room = same_size_types(size, group.instance_types)
+        room = _types_like(first, group, burstable=False)
         fix = (
             f"add from {', '.join(room[:5])} ({_size_of(first)})"
             if len(group.instance_types) + len(room) >= MIN_SPOT_TYPES
-            else f"infra/instance_types.py offers too few types of {first}'s size ({_size_of(first)}); "
-            "pick a size the m-families share, or add types (and their prices) there"
+            else f"infra/instance_types.py offers too few {group.architecture} types of {first}'s size "
+            f"({_size_of(first)}); pick a size the m-families share, or add types (and their prices) there"
         )
         raise ConfigError(
             f"{key}.instanceTypes",
@@ -568,6 +655,7 @@ def _check(settings: Settings) -> None:
             raise ConfigError(to_camel(key), f"{_shown(value)} must be a DNS-1123 label (lowercase letters, digits, '-', ≤ 63)")
     if settings.spark_namespace in ("kube-system", "kube-public", "kube-node-lease", "default"):
         raise ConfigError("sparkNamespace", f"{_shown(settings.spark_namespace)} is a system namespace; pick one of Spark's own, such as spark")
+    _check_node_group("system", settings.system, spot=False, system=True)
     _check_node_group("drivers", settings.drivers, spot=False)
     _check_node_group("executors", settings.executors, spot=True)
     for group_name, group in settings.extra_executor_groups.items():
@@ -577,8 +665,20 @@ def _check(settings: Settings) -> None:
                 "group names are 1-16 lowercase letters, digits or '-' (they become part of AWS names)",
             )
         _check_node_group(f"extraExecutorGroups.{group_name}", group, spot=True)
-    if settings.drivers.min_size < 1:
-        raise ConfigError("drivers.minSize", "must be at least 1: drivers and the cluster add-ons need an On-Demand node")
+    if settings.system.min_size < 1:
+        raise ConfigError(
+            "system.minSize",
+            "must be at least 1: CoreDNS and the cluster-autoscaler run there, and the autoscaler cannot start "
+            "the node it would run on",
+        )
+    if not settings.uses_priority_expander:
+        for key, group in settings.node_groups.items():
+            if group.priority is not None:
+                raise ConfigError(
+                    f"{key}.priority",
+                    f"only applies with autoscaler.expander {PRIORITY_EXPANDER} (it is {settings.autoscaler.expander}); "
+                    "remove it or use that expander",
+                )
     if "noncurrent_version_days" in settings.bucket.model_fields_set and not settings.bucket.versioning:
         raise ConfigError("bucket.noncurrentVersionDays", "only applies with bucket.versioning: true; remove it")
     _check_network(settings.network)

@@ -182,14 +182,14 @@ def _dependencies(spec: JobSpec) -> list[tuple[str, str]]:
 
 
 def _fit_problems(spec: JobSpec, node_groups: object, executor_memory: str, executor_cpu: str) -> list[str]:
-    """Driver and executor pods against the largest node of their capacity type (nodeGroups output)."""
+    """Driver and executor pods against the largest node of their groups (nodeGroups output)."""
     problems = []
-    for field, capacity, memory, cpu in (
-        ("driver", "ON_DEMAND", spec.driver.memory, str(spec.driver.cores)),
-        ("executor", "SPOT", executor_memory, executor_cpu),
+    for field, memory, cpu in (
+        ("driver", spec.driver.memory, str(spec.driver.cores)),
+        ("executor", executor_memory, executor_cpu),
     ):
         pod_memory = pod_memory_mib(field, memory, spec.conf, spec.is_python)
-        problem = fit_problem(field, cpu, pod_memory, memory, nodes_of(node_groups, capacity))
+        problem = fit_problem(field, cpu, pod_memory, memory, nodes_of(node_groups, field))
         if problem:
             problems.append(problem)
     return problems

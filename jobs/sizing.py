@@ -146,11 +146,18 @@ def executor_node(node_groups: Any) -> NodeAllocatable | None:
     return group_node(group) if group else None
 
 
-def nodes_of(node_groups: Any, capacity_type: str) -> dict[str, NodeAllocatable]:
-    """Group name → node allocatable, for the groups of one capacity type with a known size."""
+# The capacity type of each Spark role's groups, for a stack whose nodeGroups output has no role.
+_ROLE_CAPACITY = {"driver": "ON_DEMAND", "executor": "SPOT"}
+
+
+def nodes_of(node_groups: Any, role: str) -> dict[str, NodeAllocatable]:
+    """Group name → node allocatable, for the groups that run one Spark role (`driver` or
+    `executor`) with a known size. The system group runs only add-ons (its taint keeps Spark
+    pods off), so an On-Demand group counts for drivers only when its role says so."""
     found = {}
     for name, group in _groups(node_groups).items():
-        node = group_node(group) if group.get("capacityType") == capacity_type else None
+        runs_role = group.get("role") == role if "role" in group else group.get("capacityType") == _ROLE_CAPACITY[role]
+        node = group_node(group) if runs_role else None
         if node is not None:
             found[name] = node
     return found

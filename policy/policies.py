@@ -115,7 +115,7 @@ ADVISORY = EnforcementLevel.ADVISORY
 POLICIES: list[ResourceValidationPolicy | StackValidationPolicy] = [
     ResourceValidationPolicy(
         name="drivers-and-addons-on-demand",
-        description="A node group that runs Spark drivers or cluster add-ons is never SPOT.",
+        description="A node group that runs Spark drivers or cluster add-ons (the system group) is never SPOT.",
         validate=_per_resource(rules.check_on_demand_for_drivers),
         enforcement_level=MANDATORY,
     ),
@@ -123,6 +123,12 @@ POLICIES: list[ResourceValidationPolicy | StackValidationPolicy] = [
         name="executors-spot-diversified",
         description=f"The executor group is SPOT; every SPOT group has >= {rules.MIN_SPOT_TYPES} instance types of one vCPU/memory size.",
         validate=_per_resource(rules.check_spot_executors),
+        enforcement_level=MANDATORY,
+    ),
+    ResourceValidationPolicy(
+        name="node-group-one-architecture",
+        description="Every instance type of a node group has its AMI type's architecture (x86_64 or arm64).",
+        validate=_per_resource(rules.check_one_architecture),
         enforcement_level=MANDATORY,
     ),
     StackValidationPolicy(

@@ -35,7 +35,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
-from infra.instance_types import instance_size
+from infra.instance_types import instance_architecture, instance_size
 
 # Kept equal to infra/nodegroups.py and infra/storage.py by tests/test_policy_rules.py;
 # the pack runs in its own venv where the Pulumi program's providers are not installed.
@@ -94,8 +94,11 @@ _RESOURCE_TAG_PREFIX = "aws:resourcetag/k8s.io/cluster-autoscaler/"
 _EKS_CLUSTER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,99}")
 _TAINT_EFFECTS = {"NO_SCHEDULE": "NoSchedule", "NO_EXECUTE": "NoExecute", "PREFER_NO_SCHEDULE": "PreferNoSchedule"}
 _REPELLING_EFFECTS = ("NO_SCHEDULE", "NO_EXECUTE")
-# EKS add-ons (CoreDNS, the autoscaler chart's defaults) tolerate this taint.
+# Cluster add-ons tolerate this taint: the EKS CoreDNS add-on by default, and the autoscaler
+# through infra/autoscaler.py's values (the system group carries it).
 _ADDON_TOLERATED_TAINT = "CriticalAddonsOnly"
+# The node group roles infra/nodegroups.py labels (ROLE_LABEL); kept equal by tests/test_policy_rules.py.
+DRIVER_ROLE, EXECUTOR_ROLE, SYSTEM_ROLE = "driver", "executor", "system"
 _SSE_ALGORITHMS = ("AES256", "aws:kms", "aws:kms:dsse")
 
 
@@ -166,6 +169,7 @@ class NodeGroupView:
 
     resource: Resource
     capacity_type: Any
+    ami_type: Any
     instance_types: Any
     labels: Any
     taints: Any
@@ -207,6 +211,7 @@ def node_group_view(resource: Resource) -> NodeGroupView | None:
         resource=resource,
         # ON_DEMAND is the EKS default when capacityType is not set.
         capacity_type="ON_DEMAND" if capacity is None else capacity,
+        ami_type=props.get("amiType"),
         instance_types=props.get("instanceTypes"),
         labels={} if props.get("labels") is None else props.get("labels"),
         taints=props.get("taints"),
@@ -232,15 +237,21 @@ def _repels_addons(taints: Any) -> Any:
 
 
 def check_on_demand_for_drivers(resource: Resource) -> list[str]:
-    """Drivers and cluster add-ons must never run on Spot: a reclaim would kill them."""
+    """Drivers and cluster add-ons (the system group) must never run on Spot: a reclaim would kill them."""
     group = node_group_view(resource)
     if group is None or group.capacity_type != "SPOT":
         return []
     problems = []
-    if group.role == "driver":
+    if group.role == DRIVER_ROLE:
         problems.append(
-            f"runs Spark drivers (label {ROLE_LABEL}=driver) on SPOT capacity, so a Spot reclaim kills "
+            f"runs Spark drivers (label {ROLE_LABEL}={DRIVER_ROLE}) on SPOT capacity, so a Spot reclaim kills "
             "the whole job: set capacityType ON_DEMAND (drivers are always On-Demand in infra/nodegroups.py)"
+        )
+    elif group.role == SYSTEM_ROLE:
+        problems.append(
+            f"runs the cluster add-ons (label {ROLE_LABEL}={SYSTEM_ROLE}: CoreDNS, the cluster-autoscaler) on SPOT "
+            "capacity, so a Spot reclaim takes DNS and the scaler down with the node: set capacityType ON_DEMAND "
+            "(the system group is always On-Demand in infra/nodegroups.py)"
         )
     elif _repels_addons(group.taints) is False:
         problems.append(
@@ -264,7 +275,7 @@ def check_spot_executors(resource: Resource) -> list[str]:
     if group is None:
         return []
     problems = []
-    if group.role == "executor" and group.capacity_type != "SPOT" and not is_unknown(group.capacity_type):
+    if group.role == EXECUTOR_ROLE and group.capacity_type != "SPOT" and not is_unknown(group.capacity_type):
         problems.append(
             f"is the executor group (label {ROLE_LABEL}=executor) but its capacityType is "
             f"{group.capacity_type}: set capacityType SPOT; executors are the Spot half of the design"
@@ -297,12 +308,49 @@ def check_spot_executors(resource: Resource) -> list[str]:
     return problems
 
 
+def ami_architecture(ami_type: Any) -> str | None:
+    """x86_64 or arm64 for an EKS AMI type (AL2023_ARM_64_STANDARD, BOTTLEROCKET_x86_64 …), None when it names neither."""
+    if not isinstance(ami_type, str):
+        return None
+    if "ARM_64" in ami_type:
+        return "arm64"
+    if "x86_64" in ami_type:
+        return "x86_64"
+    return None
+
+
+def check_one_architecture(resource: Resource) -> list[str]:
+    """Every instance type of a group has the architecture of its AMI type.
+
+    A managed node group runs one AMI; EKS refuses instance types of the other architecture
+    ("The architecture 'x86_64' of the specified instance type does not match the architecture
+    'arm64' of the specified AMI", eksctl-io/eksctl#4319; mixed groups are an open request,
+    aws/containers-roadmap#1241).
+    """
+    group = node_group_view(resource)
+    if group is None:
+        return []
+    architecture = ami_architecture(group.ami_type)
+    types = _type_list(group.instance_types)
+    if architecture is None or is_unknown(types):
+        return []
+    other = [t for t in dict.fromkeys(types) if instance_architecture(t) not in (None, architecture)]
+    if not other:
+        return []
+    listed = ", ".join(f"{t} ({instance_architecture(t)})" for t in other)
+    return [
+        f"runs AMI type {group.ami_type} ({architecture}) but lists {listed}: EKS refuses a group whose instance "
+        f"types do not match its AMI's architecture; list only {architecture} types (architecture setting of the "
+        "group in the stack config), or put the others in a group of their own"
+    ]
+
+
 def check_spot_scale_to_zero(resource: Resource) -> list[str]:
     """Advisory: outside prod, idle Spot executors should cost nothing."""
     group = node_group_view(resource)
     if group is None or is_prod(stack_of(resource.urn)):
         return []
-    if group.capacity_type != "SPOT" or group.role == "driver":
+    if group.capacity_type != "SPOT" or group.role == DRIVER_ROLE:
         return []
     if isinstance(group.min_size, (int, float)) and group.min_size > 0:
         return [

@@ -341,11 +341,11 @@ def test_failed_up_is_one_line_and_exit_1(pulumi_cli: Any) -> None:
 
 
 def test_invalid_config_stops_before_the_engine_with_exit_1(pulumi_cli: Any) -> None:
-    bad = {**CONFIG, "spark-eks-spot:drivers": {"value": '{"instanceTypes": ["m5.xlarge"], "minSize": 0, "maxSize": 3}', "secret": False}}
+    bad = {**CONFIG, "spark-eks-spot:system": {"value": '{"instanceTypes": ["t3.medium"], "minSize": 0, "maxSize": 2}', "secret": False}}
     pulumi_cli.install({**SCENARIO, "config": {"stdout": json.dumps(bad)}})
     run = deploy("up", "--stack", "dev", "--yes")
     assert run.code == 1
-    assert run.error_lines[0].startswith("error: stack dev: check config: config spark-eks-spot:drivers.minSize: must be at least 1")
+    assert run.error_lines[0].startswith("error: stack dev: check config: config spark-eks-spot:system.minSize: must be at least 1")
     assert engine_commands(pulumi_cli) == []
 
 

@@ -228,11 +228,11 @@ def test_validate_config_accepts_the_shipped_dev_stack() -> None:
 
 def test_validate_config_names_the_key_in_one_line() -> None:
     config = cli_config(automation.ROOT / "Pulumi.dev.yaml")
-    config["spark-eks-spot:drivers"] = auto.ConfigValue(json.dumps({"instanceTypes": ["m5.xlarge"], "minSize": 0, "maxSize": 3}))
+    config["spark-eks-spot:system"] = auto.ConfigValue(json.dumps({"instanceTypes": ["t3.medium"], "minSize": 0, "maxSize": 2}))
     with pytest.raises(automation.StackConfigInvalid) as raised:
         automation.validate_config("org/spark-eks-spot/dev", config)
-    assert raised.value.key == "drivers.minSize"
-    assert str(raised.value).startswith("stack org/spark-eks-spot/dev: check config: config spark-eks-spot:drivers.minSize:")
+    assert raised.value.key == "system.minSize"
+    assert str(raised.value).startswith("stack org/spark-eks-spot/dev: check config: config spark-eks-spot:system.minSize:")
     assert "\n" not in str(raised.value)
 
 

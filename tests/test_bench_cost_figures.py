@@ -31,6 +31,13 @@ def dev() -> dict[str, Any]:
     return yaml.safe_load((ROOT / "Pulumi.dev.yaml").read_text())["config"]
 
 
+def priced(types: list[str], table: dict[str, Any]) -> list[str]:
+    """The types the snapshot has a Spot price for: cost prices a Spot group over those and says which
+    it lacks (the dev executors list m5n, m5dn, m5zn, m6id, m6in, m6idn and m7a, which snapshot
+    2026-11-25 does not price yet)."""
+    return [t for t in types if t in table["spotHour"]]
+
+
 @pytest.fixture(scope="module")
 def figures() -> dict[str, Any]:
     """Figures 1-3 as `python -m bench --quick` computes them, by their name's first words."""
@@ -51,8 +58,8 @@ def test_executor_capacity_is_priced_per_snapshot_region_from_the_dev_executor_t
     expected = {}
     for region, table in prices["regions"].items():
         volume = disk * table["ebsGbMonth"]["gp2"]
-        spot = nodes * (fmean(table["spotHour"][t] for t in types) * hours + volume)
-        on_demand = nodes * (fmean(table["onDemandHour"][t] for t in types) * hours + volume)
+        spot = nodes * (fmean(table["spotHour"][t] for t in priced(types, table)) * hours + volume)
+        on_demand = nodes * (fmean(table["onDemandHour"][t] for t in priced(types, table)) * hours + volume)
         expected[region] = spot / on_demand
         assert figure.details["regions"][region]["ratio"] == pytest.approx(spot / on_demand, abs=1e-4)
     assert figure.value == pytest.approx(max(expected.values()), abs=1e-4)
@@ -74,7 +81,11 @@ def test_seed_floor_is_one_on_demand_and_one_spot_m5_xlarge_with_one_nat() -> No
 def test_idle_floors_are_the_snapshot_prices_of_the_always_on_items(
     figures: dict[str, Any], prices: dict[str, Any], dev: dict[str, Any]
 ) -> None:
-    """Control plane, NAT, its IPv4 and the nodes at minimum size (with their root volumes), nothing else."""
+    """Control plane, NAT, its IPv4 and the nodes at minimum size (with their root volumes), nothing else.
+
+    The system group's t3.medium has no price in snapshot 2026-11-25, so cost leaves that node out of
+    the dev total and lists it as not in totals; until the snapshot prices it this figure is low by
+    one t3.medium and its 20 GiB volume."""
     figure = figures["idle floor"]
     table = prices["regions"][dev["aws:region"]]
     hours = prices.get("hoursPerMonth", 730)
@@ -82,7 +93,7 @@ def test_idle_floors_are_the_snapshot_prices_of_the_always_on_items(
     gp2 = table["ebsGbMonth"]["gp2"]
     shared = hours * (table["eksClusterHour"] + table["natGatewayHour"] + table["publicIpv4Hour"])
     driver_node = table["onDemandHour"][drivers["instanceTypes"][0]] * hours + drivers["diskSizeGib"] * gp2
-    executor_node = fmean(table["spotHour"][t] for t in executors["instanceTypes"]) * hours + executors["diskSizeGib"] * gp2
+    executor_node = fmean(table["spotHour"][t] for t in priced(executors["instanceTypes"], table)) * hours + executors["diskSizeGib"] * gp2
     ours = shared + drivers["minSize"] * driver_node + executors["minSize"] * executor_node
     seed = (shared + table["onDemandHour"]["m5.xlarge"] * hours + drivers["diskSizeGib"] * gp2
             + table["spotHour"]["m5.xlarge"] * hours + executors["diskSizeGib"] * gp2)
@@ -91,7 +102,11 @@ def test_idle_floors_are_the_snapshot_prices_of_the_always_on_items(
     assert figure.value == pytest.approx(ours / seed, rel=1e-6)
     # The S3 gateway endpoint is free (AWS Prescriptive Guidance WKLD.12: gateway endpoints "come at
     # no additional charge"); until cost/ prices it at $0 it is left out of the totals, which is the same sum.
-    assert set(figure.details["notInTotals"]) <= {"aws:ec2/vpcEndpoint:VpcEndpoint::network-s3"}
+    assert set(figure.details["notInTotals"]) <= {
+        "aws:ec2/vpcEndpoint:VpcEndpoint::network-s3", "eks:index:ManagedNodeGroup::nodegroups-system"
+    }
+    if "t3.medium" not in table["onDemandHour"]:
+        assert "eks:index:ManagedNodeGroup::nodegroups-system" in figure.details["notInTotals"]
 
 
 def test_workload_differs_from_all_on_demand_only_by_the_executor_hours(
@@ -103,7 +118,7 @@ def test_workload_differs_from_all_on_demand_only_by_the_executor_hours(
     types = dev["spark-eks-spot:executors"]["instanceTypes"]
     executor_hours = cost_figures.WORKLOAD_JOBS * cost_figures.EXECUTORS_PER_JOB
     assert figure.details["executorNodeHours"] == executor_hours == 80
-    saving = executor_hours * (table["onDemandHour"][types[0]] - fmean(table["spotHour"][t] for t in types))
+    saving = executor_hours * (table["onDemandHour"][types[0]] - fmean(table["spotHour"][t] for t in priced(types, table)))
     assert figure.details["hourAllOnDemand"] - figure.details["hourDesign"] == pytest.approx(saving, abs=1e-3)
     assert figure.value == pytest.approx(figure.details["hourDesign"] / figure.details["hourAllOnDemand"], abs=1e-4)
 

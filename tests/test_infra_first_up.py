@@ -59,19 +59,21 @@ def test_pulumi_eks_creates_no_add_on_before_the_nodes(dev: Plan) -> None:
     assert cluster.get("bootstrapSelfManagedAddons", True) is True
 
 
-def test_managed_add_ons_wait_for_the_on_demand_group(dev: Plan) -> None:
-    """The three add-ons are aws.eks.Addon resources that depend on the On-Demand node group (their
-    pods' home), adopt EKS's self-managed copies (OVERWRITE) and keep the software if deleted
-    (preserve), as pulumi-eks does for its own (nodejs/eks/cluster/cluster.ts)."""
+def test_managed_add_ons_wait_for_the_system_group(dev: Plan) -> None:
+    """The three add-ons are aws.eks.Addon resources that depend on the system node group (their
+    pods' home, never the drivers, which may have no node), adopt EKS's self-managed copies
+    (OVERWRITE) and keep the software if deleted (preserve), as pulumi-eks does for its own
+    (nodejs/eks/cluster/cluster.ts)."""
     addons = {a.inputs["addonName"]: a for a in dev.of_type(ADDON)}
     assert set(addons) == {"vpc-cni", "kube-proxy", "coredns"}
     for addon in addons.values():
-        assert addon.depends_on == ["nodegroups-drivers"]
+        assert addon.depends_on == ["nodegroups-system"]
         assert addon.inputs["clusterName"] == "spark-dev"
         assert (addon.inputs["resolveConflictsOnCreate"], addon.inputs["resolveConflictsOnUpdate"]) == ("OVERWRITE", "OVERWRITE")
         assert addon.inputs["preserve"] is True
     autoscaler = dev.named("autoscaler")
-    assert {"addons-coredns", "addons-kube-proxy", "addons-vpc-cni", "nodegroups-drivers"} <= set(autoscaler.depends_on)
+    assert {"addons-coredns", "addons-kube-proxy", "addons-vpc-cni", "nodegroups-system"} <= set(autoscaler.depends_on)
+    assert "nodegroups-drivers" not in autoscaler.depends_on
 
 
 @pytest.mark.parametrize("version", ["1.34", "1.35"])
@@ -90,13 +92,13 @@ def test_each_add_on_is_pinned_to_the_eks_default_of_the_cluster_minor(version: 
 
 
 def test_the_plan_shows_the_add_on_order(capsys: pytest.CaptureFixture[str]) -> None:
-    """`python -m infra.plan --stack dev` says, before any `pulumi up`, that the add-ons come after the On-Demand group."""
+    """`python -m infra.plan --stack dev` says, before any `pulumi up`, that the add-ons come after the system group."""
     assert main(["--stack", "dev"]) == 0
     out = capsys.readouterr().out
     summary = out[out.index("summary:"):]
     for addon in ("vpc-cni", "kube-proxy", "coredns"):
         assert f"add-on {addon} " in summary
-    assert summary.count("(after nodegroups-drivers)") == 3
+    assert summary.count("(after nodegroups-system)") == 3
 
 
 # --- 2. the API must be reachable from where `pulumi up` runs --------------------------------------
@@ -277,7 +279,7 @@ def test_any_accepted_labels_give_unique_tag_resources_within_aws_limits(labels:
     except ConfigError as error:
         assert error.key in ("drivers.labels", "executors.labels") and "\n" not in str(error)
         return
-    for spec in node_group_specs(settings.drivers, settings.executors):
+    for spec in node_group_specs(settings.system, settings.drivers, settings.executors):
         tags = autoscaler_asg_tags(spec)
         assert all(len(key) <= MAX_TAG_KEY_LENGTH for key in tags)
         assert len({tag_name_suffix(key) for key in tags}) == len(tags)

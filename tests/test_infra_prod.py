@@ -37,11 +37,12 @@ def test_prod_api_endpoint_is_reachable_from_the_deployer_and_allow_listed(prod:
 
 
 def test_prod_limits_versioning_and_tags(prod: Plan) -> None:
-    """Bigger limits, two driver nodes, versioned bucket, the environment tag on everything."""
+    """Bigger limits, two system nodes, one warm driver node, versioned bucket, the environment tag on everything."""
     groups = {g.name: g.inputs for g in prod.of_type("eks:index:ManagedNodeGroup")}
-    assert groups["nodegroups-drivers"]["scalingConfig"] == {"minSize": 2, "desiredSize": 2, "maxSize": 10}
+    assert groups["nodegroups-system"]["scalingConfig"] == {"minSize": 2, "desiredSize": 2, "maxSize": 3}
+    assert groups["nodegroups-drivers"]["scalingConfig"] == {"minSize": 1, "desiredSize": 1, "maxSize": 10}
     assert groups["nodegroups-executors"]["scalingConfig"] == {"minSize": 0, "desiredSize": 0, "maxSize": 100}
-    assert len(groups["nodegroups-executors"]["instanceTypes"]) == 6
+    assert len(groups["nodegroups-executors"]["instanceTypes"]) == 15
     assert only(prod, "aws:s3/bucketVersioning:BucketVersioning").inputs["versioningConfiguration"] == {"status": "Enabled"}
     tags = json.loads(only(prod, "pulumi:providers:aws").inputs["defaultTags"])["tags"]
     assert tags["environment"] == "prod"

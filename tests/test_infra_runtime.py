@@ -80,7 +80,8 @@ def test_every_node_group_runs_the_cluster_version(version: str) -> None:
     )
     assert only(plan, "eks:index:Cluster").inputs["version"] == version
     assert {g.name: g.inputs["version"] for g in plan.of_type(NODE_GROUP)} == {
-        "nodegroups-drivers": version, "nodegroups-executors": version, "nodegroups-executors-xl2": version,
+        "nodegroups-system": version, "nodegroups-drivers": version, "nodegroups-executors": version,
+        "nodegroups-executors-xl2": version,
     }
 
 
@@ -114,8 +115,9 @@ def test_the_old_decimal_disk_size_overstated_what_a_node_holds() -> None:
 
 
 def test_the_stacks_tag_each_group_with_its_own_disk(dev: Plan) -> None:
-    """Dev drivers 50 GiB and executors 100 GiB; prod executors 200 GiB."""
+    """Dev system 20 GiB, drivers 50 GiB and executors 100 GiB; prod executors 200 GiB."""
     assert _ephemeral_tags(dev) == {
+        "eks-nodegroups-system-asg": allocatable_ephemeral_storage(20),
         "eks-nodegroups-drivers-asg": allocatable_ephemeral_storage(50),
         "eks-nodegroups-executors-asg": allocatable_ephemeral_storage(100),
     }

@@ -24,12 +24,15 @@ def _settings(**values: object) -> Settings:
 
 
 def test_defaults_are_the_cheap_dev_shape() -> None:
-    """No config at all: one On-Demand driver node, Spot executors from zero, IRSA, spark namespace."""
+    """No config at all: one small On-Demand system node, drivers and Spot executors from zero, the
+    priority expander, IRSA, spark namespace."""
     settings = _settings()
     assert settings.cluster_name == "spark-dev"
-    assert settings.drivers.initial_size == 1
+    assert (settings.system.instance_types, settings.system.initial_size) == (("t3.medium",), 1)
+    assert settings.drivers.initial_size == 0
     assert settings.executors.initial_size == 0
-    assert len(settings.executors.instance_types) == 5
+    assert settings.executors.instance_types == EXECUTOR_INSTANCE_TYPES and len(EXECUTOR_INSTANCE_TYPES) == 15
+    assert settings.autoscaler.expander == "priority,least-waste"
     assert settings.s3_access_via == "irsa"
     assert (settings.spark_namespace, settings.spark_service_account) == ("spark", "spark")
     assert settings.network.nat_gateways == "single"
@@ -57,7 +60,13 @@ BAD_CONFIGS = [
     ({"executors": {**GOOD_EXECUTORS, "minSize": "many"}}, "executors.minSize", "valid integer"),
     ({"executors": {**GOOD_EXECUTORS, "spot": True}}, "executors.spot", "is not a setting"),
     ({"executors": {**GOOD_EXECUTORS, "labels": {"eks.amazonaws.com/capacityType": "x"}}}, "executors.labels", "not a valid, user-settable"),
-    ({"drivers": {"instanceTypes": ["m5.xlarge"], "minSize": 0, "maxSize": 2}}, "drivers.minSize", "at least 1"),
+    ({"system": {"instanceTypes": ["t3.medium"], "minSize": 0, "maxSize": 2}}, "system.minSize", "at least 1"),
+    ({"executors": {**GOOD_EXECUTORS, "architecture": "amd64"}}, "executors.architecture", "write x86_64"),
+    ({"executors": {**GOOD_EXECUTORS, "architecture": "arm64"}}, "executors.architecture", "set architecture: x86_64"),
+    ({"executors": {**GOOD_EXECUTORS, "instanceTypes": ["m5.xlarge", "m6g.xlarge", "m5a.xlarge"]}}, "executors.instanceTypes", "mixes architectures"),
+    ({"drivers": {"instanceTypes": ["t3.xlarge"]}}, "drivers.instanceTypes", "burstable"),
+    ({"executors": {**GOOD_EXECUTORS, "priority": 0}}, "executors.priority", "greater than or equal to 1"),
+    ({"executors": {**GOOD_EXECUTORS, "priority": 50}, "autoscaler": {"expander": "least-waste"}}, "executors.priority", "only applies with"),
     ({"exectors": GOOD_EXECUTORS}, "exectors", "is not a setting; did you mean executors?"),
     ({"kubernetesVersion": "1.29"}, "kubernetesVersion", "use one of 1.34, 1.35"),
     ({"clusterName": "Spark_Dev"}, "clusterName", "lowercase letters"),
@@ -93,7 +102,7 @@ BAD_CONFIGS = [
     ({"controlPlaneLogRetentionDays": 0}, "controlPlaneLogRetentionDays", "greater than or equal to 1"),
     ({"bucket": {"eventLogRetentionDays": 0}}, "bucket.eventLogRetentionDays", "greater than or equal to 1"),
     ({"bucket": {"versioning": "maybe"}}, "bucket.versioning", "valid boolean"),
-    ({"autoscaler": {"expander": "price"}}, "autoscaler.expander", "'least-waste', 'random' or 'most-pods'"),
+    ({"autoscaler": {"expander": "price"}}, "autoscaler.expander", "'priority,least-waste', 'least-waste', 'random' or 'most-pods'"),
     ({"autoscaler": {"scaleDownUnneededTime": "ten minutes"}}, "autoscaler.scaleDownUnneededTime", "duration"),
     ({"imageRetentionCount": 0}, "imageRetentionCount", "greater than or equal to 1"),
     ({"tags": ["a", "b"]}, "tags", "valid dictionary"),
@@ -163,19 +172,21 @@ def test_plan_cli_reports_a_missing_stack_file(capsys) -> None:
     [
         ({"executors": {"maxSize": 50}}, "executors", (EXECUTOR_INSTANCE_TYPES, 0, 50, 100)),
         ({"executors": {"minSize": 1}}, "executors", (EXECUTOR_INSTANCE_TYPES, 1, 20, 100)),
-        ({"drivers": {"maxSize": 5}}, "drivers", (("m5.xlarge",), 1, 5, 50)),
-        ({"drivers": {"diskSizeGib": 80}}, "drivers", (("m5.xlarge",), 1, 3, 80)),
+        ({"drivers": {"maxSize": 5}}, "drivers", (("m5.xlarge",), 0, 5, 50)),
+        ({"drivers": {"diskSizeGib": 80}}, "drivers", (("m5.xlarge",), 0, 3, 80)),
+        ({"system": {"maxSize": 3}}, "system", (("t3.medium",), 1, 3, 20)),
     ],
 )
 def test_a_partial_group_block_keeps_the_readmes_defaults(values: dict, group: str, expected: tuple) -> None:
-    """README, Configuration: drivers default to [m5.xlarge], min 1, max 3, 50 GiB; executors to the
-    five m-family xlarge types, min 0, max 20, 100 GiB. A block that sets one field keeps the others."""
+    """README, Configuration: system defaults to [t3.medium], min 1, max 2, 20 GiB; drivers to
+    [m5.xlarge], min 0, max 3, 50 GiB; executors to the fifteen x86_64 4 vCPU/16 GiB types, min 0,
+    max 20, 100 GiB. A block that sets one field keeps the others."""
     settings = getattr(_settings(**values), group)
     assert (settings.instance_types, settings.min_size, settings.max_size, settings.disk_size_gib) == expected
 
 
 def test_a_partial_executor_block_reaches_the_node_group_with_the_default_disk() -> None:
-    """`executors: {maxSize: 50}` plans five types and a 100 GiB disk, not 50 GiB."""
+    """`executors: {maxSize: 50}` plans the default types and a 100 GiB disk, not 50 GiB."""
     plan = run_plan(with_overrides("dev", executors={"maxSize": 50}), stack="dev")
     executors = plan.named("nodegroups-executors").inputs
     assert executors["instanceTypes"] == list(EXECUTOR_INSTANCE_TYPES)
@@ -292,8 +303,9 @@ def test_a_spot_group_of_fewer_than_three_types_is_refused_with_types_of_its_siz
 
 
 def test_a_spot_size_with_too_few_offered_types_says_so() -> None:
-    """c5.xlarge has no same-size sibling in infra/instance_types.py: the error says what to do instead."""
-    with pytest.raises(ConfigError, match="offers too few types of c5.xlarge's size"):
+    """c5.xlarge has no x86_64 sibling of its size in infra/instance_types.py (c6g/c7g are arm64): the
+    error says what to do instead."""
+    with pytest.raises(ConfigError, match="offers too few x86_64 types of c5.xlarge's size"):
         _settings(executors={"instanceTypes": ["c5.xlarge"]})
     assert _settings(drivers={"instanceTypes": ["c5.xlarge"]}).drivers.instance_types == ("c5.xlarge",)
 

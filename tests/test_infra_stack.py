@@ -8,6 +8,7 @@ import pytest
 
 from infra.instance_types import instance_size
 from infra.plan import Plan
+from infra.settings import EXECUTOR_INSTANCE_TYPES
 from tests.infra_plans import only, plan_with, policy_document, stack_plan
 
 NODE_GROUP = "eks:index:ManagedNodeGroup"
@@ -31,22 +32,35 @@ def _asg_tags(plan: Plan, key: str) -> dict[str, str]:
     return {t["tag"]["key"]: t["tag"]["value"] for t in tags}
 
 
-def test_drivers_run_on_demand_from_one_node(dev: Plan) -> None:
-    """Drivers and add-ons get an On-Demand group that starts with one node and never resets its size."""
+def test_system_group_is_one_small_on_demand_node_for_the_add_ons(dev: Plan) -> None:
+    """The add-ons get a small On-Demand group of their own, one node at least, tainted so Spark pods stay off."""
+    system = _group(dev, "system")
+    assert system["capacityType"] == "ON_DEMAND"
+    assert system["instanceTypes"] == ["t3.medium"]
+    assert system["amiType"] == "AL2023_x86_64_STANDARD"
+    assert system["scalingConfig"] == {"minSize": 1, "desiredSize": 1, "maxSize": 2}
+    assert system["ignoreScalingChanges"] is True
+    assert system["labels"] == {"spark-eks-spot/role": "system"}
+    assert system["taints"] == [{"key": "CriticalAddonsOnly", "value": "true", "effect": "NO_SCHEDULE"}]
+
+
+def test_drivers_run_on_demand_from_zero_nodes(dev: Plan) -> None:
+    """Drivers get an On-Demand group that idles at zero nodes (dev) and never resets its size."""
     drivers = _group(dev, "drivers")
     assert drivers["capacityType"] == "ON_DEMAND"
     assert drivers["instanceTypes"] == ["m5.xlarge"]
-    assert drivers["scalingConfig"] == {"minSize": 1, "desiredSize": 1, "maxSize": 3}
+    assert drivers["scalingConfig"] == {"minSize": 0, "desiredSize": 0, "maxSize": 3}
     assert drivers["ignoreScalingChanges"] is True
     assert drivers["labels"] == {"spark-eks-spot/role": "driver"}
     assert "taints" not in drivers
 
 
 def test_executors_run_on_spot_across_same_size_types(dev: Plan) -> None:
-    """Executors: Spot, five types of one size, idle at zero, tainted so only executors land there."""
+    """Executors: Spot, the fifteen x86_64 types of one size, idle at zero, tainted so only executors land there."""
     executors = _group(dev, "executors")
     assert executors["capacityType"] == "SPOT"
-    assert executors["instanceTypes"] == ["m5.xlarge", "m5a.xlarge", "m5d.xlarge", "m5ad.xlarge", "m4.xlarge"]
+    assert executors["instanceTypes"] == list(EXECUTOR_INSTANCE_TYPES)
+    assert executors["amiType"] == "AL2023_x86_64_STANDARD"
     assert len({instance_size(t) for t in executors["instanceTypes"]}) == 1
     assert executors["scalingConfig"] == {"minSize": 0, "desiredSize": 0, "maxSize": 20}
     assert executors["ignoreScalingChanges"] is True
@@ -55,10 +69,10 @@ def test_executors_run_on_spot_across_same_size_types(dev: Plan) -> None:
 
 
 def test_node_groups_use_only_private_subnets(dev: Plan) -> None:
-    """Both groups sit in the private subnets and join the cluster with the shared node role."""
+    """Every group sits in the private subnets and joins the cluster with the shared node role."""
     private_ids = sorted(f"{r.name}-id" for r in dev.of_type("aws:ec2/subnet:Subnet") if "private" in r.name)
     assert len(private_ids) == 2
-    for key in ("drivers", "executors"):
+    for key in ("system", "drivers", "executors"):
         group = _group(dev, key)
         assert sorted(group["subnetIds"]) == private_ids
         assert group["nodeRole"] == "nodes-role-id"
@@ -69,6 +83,12 @@ def test_every_asg_carries_the_node_template_tags(dev: Plan) -> None:
     """The autoscaler can scale each group from zero: labels, taints and ephemeral storage are known
     from the ASG's tags (kubernetes/autoscaler cluster-autoscaler/cloudprovider/aws/README.md)."""
     template = "k8s.io/cluster-autoscaler/node-template"
+    assert _asg_tags(dev, "system") == {
+        f"{template}/label/eks.amazonaws.com/capacityType": "ON_DEMAND",
+        f"{template}/label/spark-eks-spot/role": "system",
+        f"{template}/taint/CriticalAddonsOnly": "true:NoSchedule",
+        f"{template}/resources/ephemeral-storage": "16486Mi",
+    }
     assert _asg_tags(dev, "drivers") == {
         f"{template}/label/eks.amazonaws.com/capacityType": "ON_DEMAND",
         f"{template}/label/spark-eks-spot/role": "driver",
@@ -244,7 +264,8 @@ def test_autoscaler_policy_scales_only_this_clusters_groups(dev: Plan) -> None:
 
 
 def test_autoscaler_chart_is_pinned_and_configured_for_this_cluster(dev: Plan) -> None:
-    """The Helm release: pinned chart, image of the cluster's minor, IRSA SA, On-Demand nodes only."""
+    """The Helm release: pinned chart, image of the cluster's minor, IRSA SA, the system group only,
+    the priority expander with least-waste as its tie-breaker."""
     release = only(dev, "kubernetes:helm.sh/v3:Release").inputs
     assert (release["chart"], release["version"], release["namespace"]) == ("cluster-autoscaler", "9.59.0", "kube-system")
     values = release["values"]
@@ -256,8 +277,9 @@ def test_autoscaler_chart_is_pinned_and_configured_for_this_cluster(dev: Plan) -
     assert values["rbac"]["serviceAccount"]["annotations"] == {"eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/autoscaler-irsa-role"}
     assert values["extraArgs"]["balance-similar-node-groups"] is True
     assert values["extraArgs"]["skip-nodes-with-system-pods"] is False
-    assert values["extraArgs"]["expander"] == "least-waste"
-    assert values["nodeSelector"] == {"eks.amazonaws.com/capacityType": "ON_DEMAND"}
+    assert values["extraArgs"]["expander"] == "priority,least-waste"
+    assert values["nodeSelector"] == {"spark-eks-spot/role": "system"}
+    assert values["tolerations"] == [{"key": "CriticalAddonsOnly", "operator": "Exists"}]
 
 
 def test_autoscaler_release_follows_the_kubernetes_minor() -> None:
@@ -336,12 +358,14 @@ def test_outputs_follow_the_contract(dev: Plan) -> None:
     assert dev.outputs["imageRepositoryUrl"].endswith("/spark-dev/spark")
     assert dev.outputs["nodeGroups"]["executors"] == {
         "capacityType": "SPOT",
-        "instanceTypes": ["m5.xlarge", "m5a.xlarge", "m5d.xlarge", "m5ad.xlarge", "m4.xlarge"],
+        "instanceTypes": list(EXECUTOR_INSTANCE_TYPES),
         "minSize": 0,
         "maxSize": 20,
         "role": "executor",
+        "architecture": "x86_64",
     }
     assert dev.outputs["nodeGroups"]["drivers"]["capacityType"] == "ON_DEMAND"
+    assert (dev.outputs["nodeGroups"]["system"]["role"], dev.outputs["nodeGroups"]["system"]["minSize"]) == ("system", 1)
 
 
 def test_every_resource_is_a_child_of_a_component(dev: Plan) -> None:

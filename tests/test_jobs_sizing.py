@@ -15,7 +15,7 @@ from infra.instance_types import INSTANCE_TYPES
 from jobs import PROJECT_ROOT
 from jobs.__main__ import main
 from jobs.command import executor_settings
-from jobs.sizing import pod_memory_mib, shape_for_node
+from jobs.sizing import nodes_of, pod_memory_mib, shape_for_node
 from jobs.spec import load_spec
 from tests.conftest import stack_outputs
 
@@ -31,7 +31,8 @@ def test_kube_reserved_cpu_is_nodeadms_formula(vcpu: int, reserved: int) -> None
 
 
 @pytest.mark.parametrize(("instance_type", "pods"), [("m5.large", 29), ("m5.xlarge", 58), ("m5.4xlarge", 234),
-                                                      ("m4.large", 20), ("c5.2xlarge", 58)])
+                                                      ("m4.large", 20), ("c5.2xlarge", 58),
+                                                      ("t3.medium", 17), ("t3.large", 35)])
 def test_max_pods_and_reserved_memory_follow_nodeadm(instance_type: str, pods: int) -> None:
     """nodeadm eni_max_pods.go: ENIs x (IPv4 per ENI - 1) + 2, with instance-info.jsonl's ENI
     data (m5.xlarge: 4 ENIs of 15 addresses); config.go getMemoryMebibytesToReserve: 11 MiB per
@@ -149,3 +150,19 @@ def test_a_pod_that_fits_no_node_is_refused_before_anything(
     assert captured.out == ""
     [message] = captured.err.splitlines()
     assert message.startswith(f"jobs: spec examples/wordcount.yaml: {line}")
+
+
+def test_drivers_are_sized_against_the_driver_group_not_the_system_group() -> None:
+    """The system group is On-Demand too, but its CriticalAddonsOnly taint keeps Spark pods off
+    (infra/nodegroups.py; a pod lands on a tainted node only if it tolerates the taint: Kubernetes
+    docs, "Taints and Tolerations"). A driver is checked against the groups whose role is
+    `driver`; a stack output without roles falls back to the capacity type."""
+    groups = {
+        "system": {"capacityType": "ON_DEMAND", "instanceTypes": ["t3.medium"], "role": "system"},
+        "drivers": {"capacityType": "ON_DEMAND", "instanceTypes": ["m5.xlarge"], "role": "driver"},
+        "executors": {"capacityType": "SPOT", "instanceTypes": ["m5.2xlarge"], "role": "executor"},
+    }
+    assert set(nodes_of(groups, "driver")) == {"drivers"}
+    assert set(nodes_of(groups, "executor")) == {"executors"}
+    legacy = {name: {k: v for k, v in group.items() if k != "role"} for name, group in groups.items()}
+    assert set(nodes_of(legacy, "driver")) == {"system", "drivers"}

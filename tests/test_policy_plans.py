@@ -55,6 +55,23 @@ def test_a_spot_driver_group_in_the_plan_is_caught() -> None:
     assert ("drivers-and-addons-on-demand", "nodegroups-drivers") in caught
 
 
+def test_a_spot_system_group_and_a_group_of_two_architectures_in_the_plan_are_caught() -> None:
+    """Settings keep the system group On-Demand and a group to one architecture; a hand-edited plan
+    is still stopped: add-ons on Spot, and an arm64 AMI with an x86_64 type (EKS refuses it)."""
+    plan = plan_json(dev_config(), "dev")
+    named(plan, MNG, "nodegroups-system")["inputs"]["capacityType"] = "SPOT"
+    executors = named(plan, MNG, "nodegroups-executors")["inputs"]
+    executors["amiType"] = "AL2023_ARM_64_STANDARD"
+    executors["instanceTypes"] = ["m6g.xlarge", "m7g.xlarge", "m5.xlarge"]
+    caught = {(v.policy, v.resource) for v in mandatory(check_plan(plan, "dev"))}
+    # (A one-type Spot group whose capacity-type tag still says ON_DEMAND is caught twice more.)
+    assert {
+        ("drivers-and-addons-on-demand", "nodegroups-system"),
+        ("node-group-one-architecture", "nodegroups-executors"),
+    } <= caught
+    assert {resource for _, resource in caught} == {"nodegroups-system", "nodegroups-executors"}
+
+
 def test_a_single_spot_type_in_a_plan_is_caught() -> None:
     """Settings refuse a Spot group of fewer than three types; a plan edited (or made by another
     program) to hold one is still stopped by the pack."""

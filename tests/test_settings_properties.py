@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from infra.instance_types import INSTANCE_TYPES, instance_size
+from infra.instance_types import INSTANCE_TYPES, instance_architecture, instance_size, is_burstable
 from infra.settings import (
     AUTOSCALER_RELEASES,
     CONFIG_KEYS,
@@ -55,6 +55,8 @@ node_group = st.fixed_dictionaries(
         "maxSize": sizes,
         "diskSizeGib": sizes,
         "labels": st.one_of(st.dictionaries(st.text(max_size=20), st.text(max_size=10), max_size=3), junk),
+        "architecture": st.one_of(st.sampled_from(["x86_64", "arm64", "amd64"]), junk),
+        "priority": sizes,
     },
 )
 network = st.fixed_dictionaries(
@@ -79,10 +81,11 @@ endpoint = st.fixed_dictionaries(
 structured = {
     "network": network,
     "apiEndpoint": endpoint,
+    "system": node_group,
     "drivers": node_group,
     "executors": node_group,
     "bucket": st.fixed_dictionaries({}, optional={"versioning": junk, "eventLogRetentionDays": sizes, "forceDestroy": junk}),
-    "autoscaler": st.fixed_dictionaries({}, optional={"expander": junk, "scaleDownUnneededTime": st.one_of(st.sampled_from(["5m", "1h", "5m\n"]), junk)}),
+    "autoscaler": st.fixed_dictionaries({}, optional={"expander": st.one_of(st.sampled_from(["priority,least-waste", "least-waste"]), junk), "scaleDownUnneededTime": st.one_of(st.sampled_from(["5m", "1h", "5m\n"]), junk)}),
     "tags": st.one_of(st.dictionaries(st.text(max_size=10), st.text(max_size=10), max_size=3), junk),
 }
 
@@ -117,12 +120,15 @@ def assert_valid(result: Settings) -> None:
     assert re.fullmatch(r"[a-z][a-z0-9-]{0,30}[a-z0-9]", result.cluster_name)
     assert _DNS_LABEL.fullmatch(result.spark_namespace) and _DNS_LABEL.fullmatch(result.spark_service_account)
     assert result.kubernetes_version in AUTOSCALER_RELEASES
-    for group in (result.drivers, result.executors):
+    for key, group in result.node_groups.items():
         assert 0 <= group.min_size <= group.initial_size <= group.max_size <= 1000
         assert all(instance_size(t) is not None for t in group.instance_types)
-    assert result.drivers.min_size >= 1
-    assert len({instance_size(t) for t in result.drivers.instance_types}) == 1
-    assert len({instance_size(t) for t in result.executors.instance_types}) == 1
+        assert len({instance_size(t) for t in group.instance_types}) == 1
+        # One AMI per group: every type is of the group's architecture.
+        assert {instance_architecture(t) for t in group.instance_types} == {group.architecture}
+        assert key == "system" or not any(is_burstable(t) for t in group.instance_types)
+        assert group.priority is None or result.uses_priority_expander
+    assert result.system.min_size >= 1
     assert len(result.executors.instance_types) >= MIN_SPOT_TYPES
     ipaddress.IPv4Network(result.network.vpc_cidr)
     if result.network.existing_vpc_id is not None:
@@ -165,13 +171,19 @@ def test_any_config_gives_valid_settings_or_one_clear_line(values: dict[str, Any
     types=st.lists(st.sampled_from(sorted(INSTANCE_TYPES)), min_size=1, max_size=5, unique=True),
     low=st.integers(min_value=0, max_value=5),
     high=st.integers(min_value=1, max_value=30),
+    architecture=st.sampled_from(["x86_64", "arm64"]),
 )
-def test_well_formed_executor_groups_are_accepted_exactly_when_sizes_agree(types: list[str], low: int, high: int) -> None:
-    """A Spot group is accepted exactly when its types share one size and there are at least three of them."""
-    values = {"executors": json.dumps({"instanceTypes": types, "minSize": low, "maxSize": high})}
+def test_well_formed_executor_groups_are_accepted_exactly_when_sizes_agree(
+    types: list[str], low: int, high: int, architecture: str
+) -> None:
+    """A Spot group is accepted exactly when its types share one size and the group's architecture, none is
+    burstable, and there are at least three of them."""
+    values = {"executors": json.dumps({"instanceTypes": types, "minSize": low, "maxSize": high, "architecture": architecture})}
     result = outcome(values, "dev", "us-west-2")
     same_size = len({instance_size(t) for t in types}) == 1
-    if same_size and len(types) >= MIN_SPOT_TYPES and low <= high:
+    same_architecture = {instance_architecture(t) for t in types} == {architecture}
+    steady = not any(is_burstable(t) for t in types)
+    if same_size and same_architecture and steady and len(types) >= MIN_SPOT_TYPES and low <= high:
         assert isinstance(result, Settings) and result.executors.instance_types == tuple(types)
     else:
         assert isinstance(result, ConfigError) and result.key.startswith("executors.")
