@@ -69,11 +69,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         text = render(read_instance_info(args.instance_info.read_text(encoding="utf-8").splitlines()), args.source)
-    except OSError as error:
-        print(f"generate_eni_limits: error: cannot read {args.instance_info} ({error.__class__.__name__})", file=sys.stderr)
-        return 2
-    except EniDataError as error:
-        print(f"generate_eni_limits: error: {error}", file=sys.stderr)
+    except (OSError, EniDataError) as error:
+        reason = error if isinstance(error, EniDataError) else f"cannot read {args.instance_info} ({error.__class__.__name__})"
+        print(f"generate_eni_limits: error: {reason}", file=sys.stderr)
         return 2
     args.output.write_text(text, encoding="utf-8")
     print(f"wrote {len(INSTANCE_SPECS)} types to {args.output.name}")

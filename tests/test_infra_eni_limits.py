@@ -76,3 +76,9 @@ def test_a_row_that_is_not_instance_info_is_one_line() -> None:
     with pytest.raises(generate_eni_limits.EniDataError, match=r"^line 2: not an instance-info row \(KeyError"):
         generate_eni_limits.read_instance_info(['{"instanceType": "m5.large", "defaultMaxENIs": 3, '
                                                 '"ipv4AddressesPerInterface": 10}', '{"instanceType": "m5.xlarge"}'])
+
+
+def test_an_unreadable_source_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    missing = tmp_path / "instance-info.jsonl"
+    assert generate_eni_limits.main([str(missing), "--source", "test", "--output", str(tmp_path / "out.py")]) == 2
+    assert capsys.readouterr().err == f"generate_eni_limits: error: cannot read {missing} (FileNotFoundError)\n"
