@@ -8,7 +8,7 @@ Python overhead, 2 task slots). Each is packed onto one node of the group's inst
 executor pods as fit both the CPU and the memory, times each one's task slots. The cost of a
 task-slot-hour is the node's Spot hour divided by its task slots, priced from the committed
 snapshot in cost/prices/ (the mean Spot price of the group's types in the dev region, as the
-cost package prices a mixed Spot group). The figure is the default's cost per task-slot-hour
+cost package prices a mixed Spot group; the figure says whether those are measured or estimates). The figure is the default's cost per task-slot-hour
 over the seed's, computed in one run; the target is ≤ 0.5× (the seed leaves half the vCPUs idle).
 """
 
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from bench.cost_figures import spot_basis
 from bench.figures import Figure
 from cost.snapshot import load_snapshot
 from infra.capacity import NodeAllocatable, node_allocatable
@@ -43,8 +44,8 @@ def measure(quick: bool = False) -> list[Figure]:
     region = str(stack_config("dev")["aws:region"])
     node = node_allocatable(group["instanceTypes"][0])
     snapshot = load_snapshot()
-    spot = [snapshot.instance_hour(region, t, "SPOT") for t in group["instanceTypes"]]
-    node_hour = sum(p for p in spot if p is not None) / len([p for p in spot if p is not None])
+    priced = [t for t in group["instanceTypes"] if snapshot.instance_hour(region, t, "SPOT") is not None]
+    node_hour = sum(snapshot.instance_hour(region, t, "SPOT") or 0.0 for t in priced) / len(priced)
 
     spec = load_spec(SPEC)
     default = executor_settings(spec, plan.outputs["nodeGroups"])
@@ -72,8 +73,9 @@ def measure(quick: bool = False) -> list[Figure]:
                 "seed": {"executorsPerNode": seed_pods, "taskSlots": seed_slots, "cores": seed.cores,
                          "cpuRequest": seed.cpu_request, "memory": seed.memory},
                 "spotNodeHourUsd": round(node_hour, 5),
-                "priceBasis": (f"{Path(snapshot.source).name or snapshot.date}: mean Spot hour of "
-                               f"{', '.join(group['instanceTypes'])} in {region} (hand-entered typical Spot prices)"),
+                "priceBasis": (f"{Path(snapshot.source).name or snapshot.date}: mean Spot hour of the "
+                               f"{len(priced)} of {len(group['instanceTypes'])} types it prices in {region}, "
+                               f"{spot_basis(snapshot, region, priced)} ({snapshot.spot_source(region)})"),
             },
         )
     ]

@@ -176,7 +176,10 @@ def _spot_prices(
         if carried is None:
             warnings.append(f"{region}: no Spot prices (a new region); run `python -m cost refresh-prices --spot --region {region}`")
             return {"spotSource": "none yet: run `python -m cost refresh-prices --spot`", "spotHour": {}, "spotMeasured": {}}
-        return {"spotSource": carried["spotSource"], "spotHour": carried["spotHour"], "spotMeasured": carried.get("spotMeasured", {})}
+        kept = {"spotSource": carried["spotSource"], "spotHour": carried["spotHour"], "spotMeasured": carried.get("spotMeasured", {})}
+        if "spotSavingsPercent" in carried:  # the stated fraction behind each estimate goes with it
+            kept["spotSavingsPercent"] = carried["spotSavingsPercent"]
+        return kept
     measured = fetch_spot_history(ec2_for(region), instance_types, now)
     earlier = (carried or {}).get("spotHour", {})
     estimates = {t: earlier[t] for t in instance_types if t not in measured and t in earlier}
@@ -193,6 +196,9 @@ def _spot_prices(
     }
     if estimates and carried is not None:
         prices["spotEstimateSource"] = f"{', '.join(sorted(estimates))}: {carried['spotSource']}"
+        savings = {t: s for t, s in carried.get("spotSavingsPercent", {}).items() if t in estimates}
+        if savings:
+            prices["spotSavingsPercent"] = dict(sorted(savings.items()))
     return prices
 
 

@@ -9,7 +9,8 @@ by nodeadm (awslabs/amazon-eks-ami, nodeadm/internal/kubelet/config.go):
 - kube-reserved memory: 11 MiB per pod the node may run, plus 255 MiB
   (`getMemoryMebibytesToReserve`), where max pods is the ENI rule
   `ENIs * (IPv4 addresses per ENI - 1) + 2` (nodeadm/internal/kubelet/eni_max_pods.go, with
-  the per-type ENI data of nodeadm/internal/kubelet/instance-info.jsonl);
+  the per-type ENI data of nodeadm/internal/kubelet/instance-info.jsonl, generated into
+  infra/eni_limits.py and carried by the instance table);
 - eviction threshold: `evictionHard memory.available: 100Mi` (config.go's defaults).
 
 The kernel sees less memory than the instance's nominal GiB (firmware, kernel, page tables):
@@ -29,14 +30,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from infra.instance_types import instance_size
+from infra.instance_types import INSTANCE_SPECS, instance_size
 
 EVICTION_HARD_MEMORY_MIB = 100
 VM_MEMORY_OVERHEAD = 0.075
-# (ENIs, IPv4 addresses per ENI) by size for the offered families (instance-info.jsonl);
-# m4.large has two ENIs; the burstable larges have 12 addresses per ENI (t3.large: 35 pods).
-_ENI_BY_SIZE = {"medium": (3, 6), "large": (3, 10), "xlarge": (4, 15), "2xlarge": (4, 15), "4xlarge": (8, 30)}
-_ENI_EXCEPTIONS = {"m4.large": (2, 10), "t3.large": (3, 12), "t3a.large": (3, 12), "t4g.large": (3, 12)}
 
 
 @dataclass(frozen=True)
@@ -81,10 +78,9 @@ class NodeAllocatable:
 
 
 def max_pods(instance_type: str) -> int:
-    """nodeadm's default max pods: ENIs * (IPv4 per ENI - 1) + 2."""
-    size = instance_type.split(".", 1)[-1]
-    enis, addresses = _ENI_EXCEPTIONS.get(instance_type) or _ENI_BY_SIZE[size]
-    return enis * (addresses - 1) + 2
+    """nodeadm's default max pods: ENIs * (IPv4 per ENI - 1) + 2; KeyError for a type not offered."""
+    eni = INSTANCE_SPECS[instance_type].eni
+    return eni.enis * (eni.ipv4_per_eni - 1) + 2
 
 
 def kube_reserved_cpu_millicores(vcpu: int) -> int:

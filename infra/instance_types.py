@@ -15,6 +15,9 @@ cluster-autoscaler/cloudprovider/aws/ec2_instance_types.go, StaticListLastUpdate
 2026-12-01 (vCPU, MemoryMb / 1024, Architecture amd64 → x86_64). A family lists only
 the sizes that exist (m5zn has no 4xlarge).
 
+ENIs and IPv4 addresses per ENI (what the VPC CNI's default max pods follows) come from the
+EKS AMI's own table, generated into infra/eni_limits.py by `python -m infra.generate_eni_limits`.
+
 Burstable (T) types earn CPU credits at a baseline and throttle, or bill surplus
 credits, above it (EC2 user guide, burstable performance instances): right for the
 mostly idle add-ons of the system group, wrong for Spark, so settings keep them there.
@@ -24,6 +27,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Literal
+
+from infra.eni_limits import ENI_LIMITS
 
 Architecture = Literal["x86_64", "arm64"]
 X86_64: Architecture = "x86_64"
@@ -37,9 +42,18 @@ class InstanceSize:
 
 
 @dataclass(frozen=True)
+class EniLimit:
+    """Network interfaces a type takes and IPv4 addresses each interface holds."""
+
+    enis: int
+    ipv4_per_eni: int
+
+
+@dataclass(frozen=True)
 class InstanceSpec:
     size: InstanceSize
     architecture: Architecture
+    eni: EniLimit
     burstable: bool = False
 
 
@@ -91,14 +105,23 @@ _FAMILIES: dict[str, tuple[dict[str, tuple[int, int]], tuple[str, ...], Architec
 }
 _BURSTABLE_FAMILIES: dict[str, Architecture] = {"t3": X86_64, "t3a": X86_64, "t4g": ARM64}
 
+
+def _eni(instance_type: str) -> EniLimit:
+    try:
+        return EniLimit(*ENI_LIMITS[instance_type])
+    except KeyError:
+        raise KeyError(f"{instance_type} has no ENI data in infra/eni_limits.py; regenerate it with "
+                       "`python -m infra.generate_eni_limits`") from None
+
+
 INSTANCE_SPECS: dict[str, InstanceSpec] = {
     **{
-        f"{family}.{size}": InstanceSpec(InstanceSize(*shape[size]), architecture)
+        f"{family}.{size}": InstanceSpec(InstanceSize(*shape[size]), architecture, _eni(f"{family}.{size}"))
         for family, (shape, sizes, architecture) in _FAMILIES.items()
         for size in sizes
     },
     **{
-        f"{family}.{size}": InstanceSpec(InstanceSize(vcpu, memory), architecture, burstable=True)
+        f"{family}.{size}": InstanceSpec(InstanceSize(vcpu, memory), architecture, _eni(f"{family}.{size}"), burstable=True)
         for family, architecture in _BURSTABLE_FAMILIES.items()
         for size, (vcpu, memory) in _BURSTABLE.items()
     },

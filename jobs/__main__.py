@@ -50,6 +50,7 @@ from jobs.command import (
 from jobs.conf_keys import unknown_conf_lines
 from jobs.image import (
     LOCAL_REPOSITORY,
+    MULTI_PLATFORM_HINT,
     PLATFORM,
     build_argv,
     check_tag,
@@ -62,8 +63,8 @@ from jobs.image import (
     registry_host,
     remote_image,
     require_docker,
+    require_multiarch_builder,
     run_docker,
-    tag_argv,
 )
 from jobs.kube import KubeError, core_api, follow_submission, job_statuses, kill, latest_status
 from jobs.kube import render_table, status_line, write_logs
@@ -345,9 +346,12 @@ def _docker_step(step: str, argv: list[str], hint: str = "") -> None:
 def cmd_image_build(args: argparse.Namespace) -> int:
     require_docker()
     tag = _image_tag_of(args)
-    _docker_step(f"docker build of {local_image(tag)}", build_argv(PROJECT_ROOT, tag))
+    require_multiarch_builder()
+    _docker_step(f"docker buildx build of {local_image(tag)} for {PLATFORM}", build_argv(PROJECT_ROOT, tag),
+                 hint=MULTI_PLATFORM_HINT)
     tag_flag = f" --tag {tag}" if args.tag is not None else ""
-    _say(f"built {local_image(tag)}; push it with: python -m jobs image push{tag_flag} --outputs FILE | --stack NAME")
+    _say(f"built {local_image(tag)} for {PLATFORM} (kept in buildx's build cache); push it with: "
+         f"python -m jobs image push{tag_flag} --outputs FILE | --stack NAME")
     return EXIT_OK
 
 
@@ -359,20 +363,18 @@ def cmd_image_push(args: argparse.Namespace) -> int:
     registry = registry_host(repository)
     # The token first: missing AWS credentials stop the push before docker changes anything.
     credentials = ecr_credentials(outputs.region)
-    tag_flag = f" --tag {tag}" if args.tag is not None else ""
     submit_hint = f" --set image.tag={tag}" if args.tag is not None else ""
     if image_in_registry(outputs.region, repository, tag):
         # A tag names its inputs, and ECR tags may be immutable: the image is there already.
         _say(f"{remote_image(repository, tag)} is already in ECR; nothing to push. Run a job on it with: "
              f"python -m jobs submit SPEC.yaml{submit_hint} (same --outputs/--stack)")
         return EXIT_OK
-    _docker_step(
-        f"docker tag of {local_image(tag)}", tag_argv(repository, tag),
-        hint=f"is it built? python -m jobs image build{tag_flag}",
-    )
+    require_multiarch_builder()
     _say(f"$ {shlex.join(login_argv(registry, credentials.username))}   # the ECR password on stdin")
     docker_login(registry, credentials)
-    _docker_step(f"docker push of {remote_image(repository, tag)}", push_argv(repository, tag))
+    # The build of `image build`, from buildx's cache, pushed as one manifest list of both platforms.
+    _docker_step(f"docker buildx build --push of {remote_image(repository, tag)} for {PLATFORM}",
+                 push_argv(PROJECT_ROOT, repository, tag), hint=MULTI_PLATFORM_HINT)
     _say(f"pushed {remote_image(repository, tag)}; run a job on it with: "
          f"python -m jobs submit SPEC.yaml{submit_hint} (same --outputs/--stack)")
     return EXIT_OK
@@ -422,11 +424,13 @@ def build_parser() -> argparse.ArgumentParser:
         dest="image_command", metavar="{build,push}", required=True, parser_class=_Parser
     )
     tag_help = "image tag (default: img- and a hash of image/Dockerfile, .dockerignore and jobs/apps/)"
-    build = image_commands.add_parser("build", help=f"docker build image/Dockerfile as {LOCAL_REPOSITORY}:TAG")
+    build = image_commands.add_parser(
+        "build", help=f"docker buildx build image/Dockerfile as {LOCAL_REPOSITORY}:TAG for {PLATFORM}"
+    )
     build.add_argument("--tag", metavar="T", help=tag_help)
     build.set_defaults(run=cmd_image_build)
     push = image_commands.add_parser(
-        "push", parents=[stack], help="tag as imageRepositoryUrl:TAG, log in to ECR, push"
+        "push", parents=[stack], help="log in to ECR, push imageRepositoryUrl:TAG for both platforms (buildx --push)"
     )
     push.add_argument("--tag", metavar="T", help=tag_help)
     push.set_defaults(run=cmd_image_push)

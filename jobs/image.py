@@ -1,9 +1,21 @@
-"""The Spark image: build it from this checkout, tag it for the stack's ECR repository, push it.
+"""The Spark image: build it from this checkout for both node architectures, push it to the stack's ECR repository.
+
+One image serves x86_64 and arm64 (Graviton) executor groups: `docker buildx build --platform
+linux/amd64,linux/arm64` makes one image per platform and, with `--push`, one manifest list
+that each node resolves to its own architecture (docker docs, build/building/multi-platform.md).
+
+How build and push split: a multi-platform result cannot be `--load`ed into Docker's classic
+image store ("docker exporter does not currently support exporting manifest lists", docker/buildx
+build/opt.go), so `image build` builds both platforms into buildx's build cache (no output: the
+builder keeps the layers; with the containerd image store the default builder loads it too), which
+proves the Dockerfile builds for both, and `image push` runs the same build with `--push`, which
+the cache makes a re-use rather than a rebuild. Both check first that buildx is installed and that
+its builder can build both platforms (`docker buildx inspect --bootstrap`, its Platforms lines).
 
 Pure functions give each docker command as an argv list (never a shell string);
-`require_docker`, `ecr_credentials` and `run_docker` are the I/O. The ECR password travels
-only on `docker login --password-stdin`'s standard input: never in an argv, the
-environment, a repr or a message.
+`require_docker`, `require_multiarch_builder`, `ecr_credentials` and `run_docker` are the I/O.
+The ECR password travels only on `docker login --password-stdin`'s standard input: never in an
+argv, the environment, a repr or a message.
 """
 
 from __future__ import annotations
@@ -19,15 +31,26 @@ from typing import Any, Mapping
 
 from jobs.launch import EXIT_FAILED, LaunchError
 from jobs.spec import IMAGE_TAG
+from jobs.tags import IMAGE_PLATFORMS
 
 DOCKER = "docker"
-# The name `image build` gives the image locally; `image push` adds the ECR name as a second tag.
+# The name `image build` gives the image; `image push` gives it the ECR repository's name.
 LOCAL_REPOSITORY = "spark-eks-spot"
 DOCKERFILE = Path("image") / "Dockerfile"
-# The node groups run AL2023_x86_64_STANDARD (infra/nodegroups.py). Without a fixed platform an
-# arm64 laptop builds an arm64 image, and every pod on the cluster fails with "exec format error".
-PLATFORM = "linux/amd64"
+# Node groups run AL2023 x86_64 or ARM_64 (infra/nodegroups.py AMI_TYPES). An image for one platform
+# only fails with "exec format error" on the other's nodes, so every build is for both.
+PLATFORMS = IMAGE_PLATFORMS
+PLATFORM = ",".join(PLATFORMS)  # the --platform value
 NO_DOCKER = "docker not found: install Docker (the CLI and a running engine) and put docker on PATH"
+NO_BUILDX = ("docker buildx not found: install the Docker Buildx plugin (docker-buildx-plugin, or Docker Desktop), "
+             f"which builds the image for {' and '.join(IMAGE_PLATFORMS)}")
+# QEMU for the platform this machine lacks (docker docs, multi-platform builds with emulation).
+BINFMT_HINT = "docker run --privileged --rm tonistiigi/binfmt --install all"
+# When buildx refuses a multi-platform build: its default `docker` driver cannot build one with the
+# classic image store (docker/buildx build/utils.go notSupported: "Switch to a different driver, or
+# turn on the containerd image store").
+MULTI_PLATFORM_HINT = ("a build for two platforms needs a docker-container builder "
+                       "(docker buildx create --driver docker-container --use --bootstrap) or Docker's containerd image store")
 
 
 @dataclass(frozen=True)
@@ -61,28 +84,51 @@ def registry_host(repository_url: str) -> str:
     return repository_url.split("/", 1)[0]
 
 
-def build_argv(repo_root: Path, tag: str) -> list[str]:
-    """`docker build` of image/Dockerfile with the checkout as context (.dockerignore keeps it to jobs/apps/)."""
+def _buildx_argv(repo_root: Path, image: str, *output: str) -> list[str]:
     return [
-        DOCKER, "build",
+        DOCKER, "buildx", "build",
         "--platform", PLATFORM,
         "-f", str(repo_root / DOCKERFILE),
-        "-t", local_image(tag),
+        "-t", image,
+        *output,
         str(repo_root),
     ]
 
 
-def tag_argv(repository_url: str, tag: str) -> list[str]:
-    return [DOCKER, "tag", local_image(tag), remote_image(repository_url, tag)]
+def build_argv(repo_root: Path, tag: str) -> list[str]:
+    """`docker buildx build` of image/Dockerfile for both platforms, the checkout as context
+    (.dockerignore keeps it to jobs/apps/), no output: the result stays in the build cache."""
+    return _buildx_argv(repo_root, local_image(tag))
+
+
+def push_argv(repo_root: Path, repository_url: str, tag: str) -> list[str]:
+    """The same build with `--push`: one manifest list of both platforms in the repository."""
+    return _buildx_argv(repo_root, remote_image(repository_url, tag), "--push")
+
+
+def buildx_version_argv() -> list[str]:
+    return [DOCKER, "buildx", "version"]
+
+
+def buildx_inspect_argv() -> list[str]:
+    """The current builder, started if it is not (`--bootstrap`), so its platforms are known."""
+    return [DOCKER, "buildx", "inspect", "--bootstrap"]
+
+
+def builder_platforms(inspect_output: str) -> set[str]:
+    """Every platform the builder's nodes offer, from `docker buildx inspect`'s `Platforms:` lines
+    (docker/buildx commands/inspect.go; a `*` marks one a node was configured for)."""
+    found: set[str] = set()
+    for line in inspect_output.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() == "Platforms":
+            found.update(item.strip().rstrip("*") for item in value.split(",") if item.strip())
+    return found
 
 
 def login_argv(registry: str, username: str) -> list[str]:
     """`docker login` that reads the password from stdin; the argv holds no secret."""
     return [DOCKER, "login", "--username", username, "--password-stdin", registry]
-
-
-def push_argv(repository_url: str, tag: str) -> list[str]:
-    return [DOCKER, "push", remote_image(repository_url, tag)]
 
 
 def decode_authorization(data: Mapping[str, Any]) -> RegistryCredentials:
@@ -175,6 +221,32 @@ def ecr_credentials(region: str) -> RegistryCredentials:
 def require_docker() -> None:
     if shutil.which(DOCKER) is None:
         raise LaunchError(NO_DOCKER)
+
+
+def _capture(argv: list[str]) -> subprocess.CompletedProcess[str]:
+    try:
+        return subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, check=False)
+    except FileNotFoundError:
+        raise LaunchError(NO_DOCKER) from None
+
+
+def require_multiarch_builder() -> None:
+    """buildx is installed and its current builder builds every platform in PLATFORMS, or one line
+    saying which is missing and how to add it (exit 2: a missing tool)."""
+    if _capture(buildx_version_argv()).returncode != 0:
+        raise LaunchError(NO_BUILDX)
+    inspected = _capture(buildx_inspect_argv())
+    if inspected.returncode != 0:
+        first = next((line.strip() for line in (inspected.stderr or inspected.stdout).splitlines() if line.strip()), "")
+        raise LaunchError(f"docker buildx inspect --bootstrap failed (exit code {inspected.returncode}"
+                          f"{': ' + first if first else ''}); check that the Docker engine runs", EXIT_FAILED)
+    offered = builder_platforms(inspected.stdout)
+    missing = [platform for platform in PLATFORMS if platform not in offered]
+    if missing:
+        raise LaunchError(
+            f"the current buildx builder cannot build {', '.join(missing)} (it offers {', '.join(sorted(offered)) or 'none'}): "
+            f"add QEMU emulation with `{BINFMT_HINT}`, or `docker buildx use` a builder with a node of that architecture"
+        )
 
 
 def run_docker(step: str, argv: list[str], stdin_text: str | None = None, hint: str = "") -> None:

@@ -1,10 +1,12 @@
 """The image tag of a checkout: a hash of exactly what goes into the image.
 
-`docker build` reads image/Dockerfile and a context that .dockerignore cuts down to
-jobs/apps/ (less `__pycache__`), and builds for one platform. The tag hashes those and
-nothing else, so a job spec, a README edit or an `outputs.json` next to the checkout leaves
-it alone: the image pushed before them is still the image a submission names. The same
-inputs always give the same tag, so a tag never has to move (ECR tags can be immutable).
+`docker buildx build` reads image/Dockerfile and a context that .dockerignore cuts down to
+jobs/apps/ (less `__pycache__`), and builds it for every platform in IMAGE_PLATFORMS into one
+manifest list. The tag hashes those inputs and the platform list and nothing else: a tag names
+an image for both architectures the node groups may run, and a job spec, a README edit or an
+`outputs.json` next to the checkout leaves it alone, so the image pushed before them is still
+the image a submission names. The same inputs always give the same tag, so a tag never has to
+move (ECR tags can be immutable).
 
 The image build and the submitter both call `default_image_tag`.
 """
@@ -14,7 +16,10 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-# What goes into the image besides the platform; .dockerignore re-includes only jobs/apps/.
+# The architectures of the node groups' AMIs (infra/nodegroups.py AMI_TYPES: AL2023 x86_64 and
+# ARM_64): one image for both, so an executor runs on whichever Spot group the autoscaler grows.
+IMAGE_PLATFORMS = ("linux/amd64", "linux/arm64")
+# What goes into the image besides the platforms; .dockerignore re-includes only jobs/apps/.
 DOCKERFILE = Path("image") / "Dockerfile"
 DOCKERIGNORE = Path(".dockerignore")
 APPS = Path("jobs") / "apps"
@@ -42,8 +47,8 @@ def image_inputs(repo_root: Path) -> list[Path]:
     return [DOCKERFILE, DOCKERIGNORE, *apps]
 
 
-def default_image_tag(repo_root: Path, platform: str = "linux/amd64") -> str:
-    """`img-` and 16 hex digits of SHA-256 over the platform and each input's path and bytes."""
+def default_image_tag(repo_root: Path, platform: str = ",".join(IMAGE_PLATFORMS)) -> str:
+    """`img-` and 16 hex digits of SHA-256 over the platform list and each input's path and bytes."""
     digest = hashlib.sha256(f"platform\0{platform}\0".encode())
     for relative in image_inputs(repo_root):
         content = (repo_root / relative).read_bytes()

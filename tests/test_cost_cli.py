@@ -159,7 +159,7 @@ def test_stdin_is_read_for_dash(monkeypatch: pytest.MonkeyPatch, capsys: pytest.
 
 def test_module_entry_point_runs_as_a_process(tmp_path: Path) -> None:
     """The real `python -m cost` process: exit codes 0, 3 and 2 reach the shell."""
-    command = [sys.executable, "-m", "cost", "diff", CHILDREN, "--format", "json", *AS_OF]
+    command = [sys.executable, "-m", "cost", "diff", CHILDREN, "--format", "json", "--prices", str(SNAPSHOT), *AS_OF]
     ok = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert ok.returncode == 0 and json.loads(ok.stdout)["deltaMonthly"] == 815.44
     gate = subprocess.run([*command, "--fail-above", "10"], cwd=ROOT, capture_output=True, text=True, timeout=60)

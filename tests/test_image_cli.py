@@ -1,7 +1,9 @@
 """`python -m jobs image build|push`: the docker commands it runs, the ECR login, the tag.
 
-docker is the recorder in tests/docker_recorder.py, first on PATH only inside each test;
-ECR is moto's server on 127.0.0.1 (it hands out a real-shaped authorization token).
+docker is the recorder in tests/docker_recorder.py, first on PATH only inside each test (it can
+lack the buildx plugin or an arm64-capable builder); ECR is moto's server on 127.0.0.1 (it hands
+out a real-shaped authorization token). Both commands build for linux/amd64 and linux/arm64 with
+buildx: `build` into buildx's cache, `push` the same build with --push (jobs/image.py says why).
 """
 
 from __future__ import annotations
@@ -21,13 +23,16 @@ import boto3
 import pytest
 
 from jobs.__main__ import main
-from jobs.image import PLATFORM, RegistryCredentials, decode_authorization
+from jobs.image import PLATFORM, PLATFORMS, RegistryCredentials, builder_platforms, decode_authorization
 from jobs.launch import LaunchError
 from jobs.tags import default_image_tag
 from tests import docker_recorder
 from tests.conftest import REPO_ROOT, TEST_REGION
 
 MISSING_DOCKER = "jobs: docker not found: install Docker (the CLI and a running engine) and put docker on PATH\n"
+PREFLIGHT = [["docker", "buildx", "version"], ["docker", "buildx", "inspect", "--bootstrap"]]
+TWO_PLATFORMS_HINT = ("a build for two platforms needs a docker-container builder "
+                      "(docker buildx create --driver docker-container --use --bootstrap) or Docker's containerd image store")
 
 
 @dataclass
@@ -46,6 +51,12 @@ class Docker:
     def fail(self, command: str, code: int) -> None:
         self.monkeypatch.setenv(docker_recorder.EXIT_VARIABLE, f"{command}={code}")
 
+    def without_buildx(self) -> None:
+        self.monkeypatch.setenv(docker_recorder.BUILDX_VARIABLE, "absent")
+
+    def builder_offers(self, platforms: str) -> None:
+        self.monkeypatch.setenv(docker_recorder.PLATFORMS_VARIABLE, platforms)
+
 
 @pytest.fixture
 def docker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Docker:
@@ -53,7 +64,8 @@ def docker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Docker:
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}")
     log = tmp_path / "docker-calls.jsonl"
     monkeypatch.setenv(docker_recorder.LOG_VARIABLE, str(log))
-    monkeypatch.delenv(docker_recorder.EXIT_VARIABLE, raising=False)
+    for variable in (docker_recorder.EXIT_VARIABLE, docker_recorder.BUILDX_VARIABLE, docker_recorder.PLATFORMS_VARIABLE):
+        monkeypatch.delenv(variable, raising=False)
     return Docker(log, monkeypatch)
 
 
@@ -88,19 +100,21 @@ def _only_error_line(err: str) -> str:
 # --- build ---------------------------------------------------------------------------------
 
 
-def test_build_runs_exactly_this_docker_build(docker: Docker, capfd: pytest.CaptureFixture[str]) -> None:
-    """One docker call: the Dockerfile in image/, the checkout as context, the local name and tag, amd64."""
+def test_build_checks_buildx_then_builds_both_platforms(docker: Docker, capfd: pytest.CaptureFixture[str]) -> None:
+    """buildx present, its builder offers both platforms, then one `docker buildx build` of image/Dockerfile,
+    the checkout as context, for linux/amd64 and linux/arm64, with no output (the build cache keeps it)."""
     assert main(["image", "build", "--tag", "v1.2"]) == 0
-    assert docker.argvs() == [[
-        "docker", "build", "--platform", "linux/amd64",
+    assert docker.argvs() == [*PREFLIGHT, [
+        "docker", "buildx", "build", "--platform", "linux/amd64,linux/arm64",
         "-f", str(REPO_ROOT / "image" / "Dockerfile"),
         "-t", "spark-eks-spot:v1.2",
         str(REPO_ROOT),
     ]]
-    assert docker.calls()[0]["stdin"] is None
+    assert [call["stdin"] for call in docker.calls()] == [None, None, None]
     out, err = capfd.readouterr()
     assert out.splitlines()[-1] == (
-        "built spark-eks-spot:v1.2; push it with: python -m jobs image push --tag v1.2 --outputs FILE | --stack NAME"
+        "built spark-eks-spot:v1.2 for linux/amd64,linux/arm64 (kept in buildx's build cache); "
+        "push it with: python -m jobs image push --tag v1.2 --outputs FILE | --stack NAME"
     )
     assert err == ""
 
@@ -108,16 +122,73 @@ def test_build_runs_exactly_this_docker_build(docker: Docker, capfd: pytest.Capt
 def test_build_tag_defaults_to_the_checkout_tag_that_submit_uses(docker: Docker) -> None:
     """Without --tag the image gets jobs.tags.default_image_tag of this checkout."""
     assert main(["image", "build"]) == 0
-    [call] = docker.argvs()
+    call = docker.argvs()[-1]
     assert call[call.index("-t") + 1] == f"spark-eks-spot:{default_image_tag(REPO_ROOT)}"
 
 
 def test_failing_build_exits_1_with_one_line(docker: Docker, capfd: pytest.CaptureFixture[str]) -> None:
-    docker.fail("build", 1)
+    """buildx's own error stays above; our line names the step and the usual cause (docker/buildx
+    build/utils.go: a multi-platform build "is not supported for the docker driver")."""
+    docker.fail("buildx-build", 1)
     assert main(["image", "build", "--tag", "v1"]) == 1
     assert _only_error_line(capfd.readouterr().err) == (
-        "jobs: docker build of spark-eks-spot:v1 failed (docker exit code 1); docker's output is above"
+        "jobs: docker buildx build of spark-eks-spot:v1 for linux/amd64,linux/arm64 failed (docker exit code 1); "
+        f"docker's output is above; {TWO_PLATFORMS_HINT}"
     )
+
+
+MISSING_BUILDX = ("jobs: docker buildx not found: install the Docker Buildx plugin (docker-buildx-plugin, or Docker "
+                  "Desktop), which builds the image for linux/amd64 and linux/arm64")
+
+
+@pytest.mark.parametrize("command", [["image", "build", "--tag", "v1"], ["image", "push", "--tag", "v1"]])
+def test_missing_buildx_is_one_line_exit_2_before_anything_is_built_or_logged_in(
+    docker: Docker, repository_url: str, write_outputs: Callable[..., Path], capfd: pytest.CaptureFixture[str],
+    command: list[str],
+) -> None:
+    """A docker CLI without the Buildx plugin answers `docker buildx` with "'buildx' is not a docker
+    command": one line saying what to install, exit 2, and no login or build."""
+    docker.without_buildx()
+    extra = ["--outputs", str(write_outputs(imageRepositoryUrl=repository_url))] if command[1] == "push" else []
+    assert main([*command, *extra]) == 2
+    assert _only_error_line(capfd.readouterr().err) == MISSING_BUILDX
+    assert docker.argvs() == PREFLIGHT[:1]
+
+
+@pytest.mark.parametrize("command", [["image", "build", "--tag", "v1"], ["image", "push", "--tag", "v1"]])
+def test_a_builder_without_arm64_is_one_line_naming_the_fix(
+    docker: Docker, repository_url: str, write_outputs: Callable[..., Path], capfd: pytest.CaptureFixture[str],
+    command: list[str],
+) -> None:
+    """An x86_64 host's builder without QEMU lists no linux/arm64 (docker docs, multi-platform builds
+    need emulation or a native node): exit 2 with the binfmt command, before any build or login."""
+    docker.builder_offers("linux/amd64*, linux/amd64/v2, linux/amd64/v3, linux/386")
+    extra = ["--outputs", str(write_outputs(imageRepositoryUrl=repository_url))] if command[1] == "push" else []
+    assert main([*command, *extra]) == 2
+    assert _only_error_line(capfd.readouterr().err) == (
+        "jobs: the current buildx builder cannot build linux/arm64 (it offers linux/386, linux/amd64, linux/amd64/v2, "
+        "linux/amd64/v3): add QEMU emulation with `docker run --privileged --rm tonistiigi/binfmt --install all`, "
+        "or `docker buildx use` a builder with a node of that architecture"
+    )
+    assert docker.argvs() == PREFLIGHT
+
+
+def test_an_inspect_that_fails_is_one_line_exit_1(docker: Docker, capfd: pytest.CaptureFixture[str]) -> None:
+    docker.fail("buildx-inspect", 1)
+    assert main(["image", "build", "--tag", "v1"]) == 1
+    assert _only_error_line(capfd.readouterr().err) == (
+        "jobs: docker buildx inspect --bootstrap failed (exit code 1: recorded docker buildx-inspect: failing with "
+        "exit code 1 as the test asked); check that the Docker engine runs"
+    )
+
+
+def test_builder_platforms_reads_every_nodes_platforms_line() -> None:
+    """docker/buildx commands/inspect.go prints one `Platforms:` line per node, comma-separated,
+    with `*` after the platforms the node was configured for."""
+    text = ("Name:   multi\nDriver: docker-container\n\nNodes:\nName:      multi0\nPlatforms: linux/amd64*, linux/386\n"
+            "\nName:      multi1\nPlatforms: linux/arm64*, linux/arm/v7\n")
+    assert builder_platforms(text) == {"linux/amd64", "linux/386", "linux/arm64", "linux/arm/v7"}
+    assert builder_platforms("Name: x\nDriver: docker\n") == set()
 
 
 @pytest.mark.parametrize("tag", ["-v1", "v1:latest", "a" * 129, "v 1"])
@@ -143,29 +214,33 @@ def test_missing_docker_is_one_line_exit_2(tmp_path: Path, monkeypatch: pytest.M
     assert (out, err) == ("", MISSING_DOCKER)
 
 
-def test_platform_matches_the_node_groups_ami() -> None:
-    """The image is built for the CPU architecture the node groups' AMI runs."""
-    from infra.nodegroups import AMI_TYPE
+def test_platforms_are_every_node_group_amis_architecture() -> None:
+    """The image is built for each CPU architecture a node group's AMI may run (AL2023 x86_64 and
+    ARM_64), and the tag covers the pair, so one tag names an image every executor group can run."""
+    from infra.nodegroups import AMI_TYPES
 
     architectures = {"x86_64": "linux/amd64", "ARM_64": "linux/arm64"}
-    [platform] = [value for arch, value in architectures.items() if arch in AMI_TYPE]
-    assert PLATFORM == platform
+    wanted = {value for ami in AMI_TYPES.values() for arch, value in architectures.items() if arch in ami}
+    assert set(PLATFORMS) == wanted and PLATFORM == "linux/amd64,linux/arm64"
+    assert default_image_tag(REPO_ROOT) == default_image_tag(REPO_ROOT, PLATFORM) != default_image_tag(REPO_ROOT, "linux/amd64")
 
 
 # --- push ----------------------------------------------------------------------------------
 
 
-def test_push_tags_logs_in_and_pushes(docker: Docker, repository_url: str, ecr_token: dict[str, str],
-                                      write_outputs: Callable[..., Path], capfd: pytest.CaptureFixture[str]) -> None:
-    """Exactly tag → login → push; the login registry is the repository's host (the token's default registry)."""
+def test_push_logs_in_and_pushes_one_manifest_list(docker: Docker, repository_url: str, ecr_token: dict[str, str],
+                                                     write_outputs: Callable[..., Path], capfd: pytest.CaptureFixture[str]) -> None:
+    """Exactly preflight → login → `buildx build --push` of both platforms under the repository's name;
+    the login registry is the repository's host (the token's default registry)."""
     outputs = write_outputs(imageRepositoryUrl=repository_url)
     assert main(["image", "push", "--tag", "v1", "--outputs", str(outputs)]) == 0
     registry = repository_url.split("/")[0]
     assert registry == ecr_token["proxyEndpoint"].removeprefix("https://")
     assert docker.argvs() == [
-        ["docker", "tag", "spark-eks-spot:v1", f"{repository_url}:v1"],
+        *PREFLIGHT,
         ["docker", "login", "--username", "AWS", "--password-stdin", registry],
-        ["docker", "push", f"{repository_url}:v1"],
+        ["docker", "buildx", "build", "--platform", "linux/amd64,linux/arm64", "-f", str(REPO_ROOT / "image" / "Dockerfile"),
+         "-t", f"{repository_url}:v1", "--push", str(REPO_ROOT)],
     ]
     out, err = capfd.readouterr()
     assert err == ""
@@ -182,7 +257,7 @@ def test_password_only_on_logins_stdin(docker: Docker, repository_url: str, ecr_
     assert main(["image", "push", "--tag", "v1", "--outputs", str(outputs)]) == 0
     out, err = capfd.readouterr()
     calls = docker.calls()
-    assert [call["stdin"] for call in calls] == [None, ecr_token["password"], None]
+    assert [call["stdin"] for call in calls] == [None, None, ecr_token["password"], None]
     for secret in (ecr_token["password"], ecr_token["token"]):
         for call in calls:
             assert not any(secret in argument for argument in call["argv"])
@@ -205,31 +280,19 @@ def test_failing_login_keeps_the_password_out_of_the_message(
         f"jobs: docker login to {registry} failed (docker exit code 1); docker's output is above"
     )
     assert ecr_token["password"] not in out + err
-    assert [argv[1] for argv in docker.argvs()] == ["tag", "login"]
+    assert [argv[1] for argv in docker.argvs()] == ["buildx", "buildx", "login"]
 
 
 def test_failing_push_exits_1_with_one_line(docker: Docker, repository_url: str, write_outputs: Callable[..., Path],
                                             capfd: pytest.CaptureFixture[str]) -> None:
-    docker.fail("push", 1)
+    docker.fail("buildx-build", 1)
     outputs = write_outputs(imageRepositoryUrl=repository_url)
     assert main(["image", "push", "--tag", "v1", "--outputs", str(outputs)]) == 1
     assert _only_error_line(capfd.readouterr().err) == (
-        f"jobs: docker push of {repository_url}:v1 failed (docker exit code 1); docker's output is above"
+        f"jobs: docker buildx build --push of {repository_url}:v1 for linux/amd64,linux/arm64 failed (docker exit code 1); "
+        f"docker's output is above; {TWO_PLATFORMS_HINT}"
     )
-    assert [argv[1] for argv in docker.argvs()] == ["tag", "login", "push"]
-
-
-def test_missing_local_image_says_build_it(docker: Docker, repository_url: str, write_outputs: Callable[..., Path],
-                                           capfd: pytest.CaptureFixture[str]) -> None:
-    """docker tag fails when nothing was built: the line says how to build, and nothing is logged in or pushed."""
-    docker.fail("tag", 1)
-    outputs = write_outputs(imageRepositoryUrl=repository_url)
-    assert main(["image", "push", "--tag", "v1", "--outputs", str(outputs)]) == 1
-    assert _only_error_line(capfd.readouterr().err) == (
-        "jobs: docker tag of spark-eks-spot:v1 failed (docker exit code 1); docker's output is above; "
-        "is it built? python -m jobs image build --tag v1"
-    )
-    assert [argv[1] for argv in docker.argvs()] == ["tag"]
+    assert [argv[1] for argv in docker.argvs()] == ["buildx", "buildx", "login", "buildx"]
 
 
 def test_push_without_outputs_is_one_line(docker: Docker, capfd: pytest.CaptureFixture[str]) -> None:
@@ -353,7 +416,7 @@ def test_build_push_submit_agree_on_the_tag_and_only_image_inputs_move_it(
 ) -> None:
     """build, push and submit use the same content tag; an outputs.json or a new spec beside the
     checkout leaves it alone, an edited app moves it."""
-    first = default_image_tag(checkout, PLATFORM)
+    first = default_image_tag(checkout)
     built = _jobs(checkout, "image", "build")
     assert built.returncode == 0, built.stderr
     assert docker.argvs()[-1][-3:] == ["-t", f"spark-eks-spot:{first}", str(checkout.resolve())]
@@ -361,23 +424,23 @@ def test_build_push_submit_agree_on_the_tag_and_only_image_inputs_move_it(
     outputs = write_outputs(imageRepositoryUrl=repository_url)
     shutil.copy(outputs, checkout / "outputs.json")
     (checkout / "examples" / "mine.yaml").write_text("name: mine\napp: jobs/apps/wordcount.py\n")
-    assert default_image_tag(checkout, PLATFORM) == first
+    assert default_image_tag(checkout) == first
 
     with open(checkout / "jobs" / "apps" / "wordcount.py", "a", encoding="utf-8") as app:
         app.write("# a change that goes into the image\n")
-    second = default_image_tag(checkout, PLATFORM)
+    second = default_image_tag(checkout)
     assert second != first
     built = _jobs(checkout, "image", "build")
     assert built.returncode == 0, built.stderr
     assert docker.argvs()[-1][-3:] == ["-t", f"spark-eks-spot:{second}", str(checkout.resolve())]
-    assert f"built spark-eks-spot:{second}; push it with: python -m jobs image push --outputs FILE" in built.stdout
+    assert f"built spark-eks-spot:{second} for linux/amd64,linux/arm64" in built.stdout
 
     pushed = _jobs(checkout, "image", "push", "--outputs", "outputs.json")
     assert pushed.returncode == 0, pushed.stderr
-    assert [argv[1:] for argv in docker.argvs()[-3:]] == [
-        ["tag", f"spark-eks-spot:{second}", f"{repository_url}:{second}"],
+    assert [argv[1:] for argv in docker.argvs()[-2:]] == [
         ["login", "--username", "AWS", "--password-stdin", repository_url.split("/")[0]],
-        ["push", f"{repository_url}:{second}"],
+        ["buildx", "build", "--platform", "linux/amd64,linux/arm64", "-f", str(checkout.resolve() / "image" / "Dockerfile"),
+         "-t", f"{repository_url}:{second}", "--push", str(checkout.resolve())],
     ]
 
     submitted = _jobs(checkout, "submit", "examples/wordcount.yaml", "--outputs", "outputs.json", "--dry-run", "--json")

@@ -135,3 +135,14 @@ def test_build_context_re_includes_only_the_apps() -> None:
     patterns = [p.strip() for p in (ROOT / ".dockerignore").read_text().splitlines() if p.strip() and not p.startswith("#")]
     assert patterns[0] == "*"
     assert [p for p in patterns if p.startswith("!")] == ["!jobs/apps/"]
+
+
+def test_the_dockerfile_names_no_architecture() -> None:
+    """`python -m jobs image build` runs it once per platform (linux/amd64, linux/arm64): BuildKit picks
+    the base image's manifest for each target platform, so a `FROM --platform=`, an architecture in a
+    URL or a download of one architecture's binary would give one platform the other's bits.
+    apache/spark-docker .github/workflows/main.yml publishes every apache/spark image with
+    `platforms: linux/amd64,linux/arm64`."""
+    for keyword, value in _instructions(DOCKERFILE.read_text()):
+        assert "--platform" not in value, (keyword, value)
+        assert not re.search(r"amd64|x86_64|x64|arm64|aarch64|armv8", value), (keyword, value)

@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
 from infra.instance_types import INSTANCE_SPECS, InstanceSize, instance_architecture, same_size_types
-from infra.plan import ROOT, Plan, run_plan, settings_of, stack_file_config
+from infra.plan import Plan, run_plan, settings_of, stack_config
 from infra.settings import EXECUTOR_INSTANCE_TYPES
 from jobs import POD_TEMPLATE_DIR
 from tests.infra_plans import only, plan_with, stack_plan
@@ -234,24 +233,11 @@ def test_executors_land_on_spot_groups_of_either_architecture(dev_with_arm64: Pl
     assert dev_with_arm64.named("nodegroups-executors-arm64").inputs["amiType"] == "AL2023_ARM_64_STANDARD"
 
 
-def _uncommented_arm64_block(text: str) -> str:
-    """Pulumi.prod.yaml with its commented arm64 executor group switched on, as a user would."""
-    lines = text.splitlines()
-    start = lines.index("  # spark-eks-spot:extraExecutorGroups:")
-    end = start + 1
-    while end < len(lines) and lines[end].startswith("  #   "):
-        end += 1
-    switched = [line.replace("  # ", "  ", 1) for line in lines[start:end]]
-    return "\n".join(lines[:start] + switched + lines[end:]) + "\n"
-
-
-def test_the_prod_examples_arm64_group_plans_and_passes_the_pack(tmp_path: Path) -> None:
-    """The example prod stack carries an optional Graviton Spot group (commented until the image is
-    multi-architecture). Switched on, the stack validates, plans an arm64 group on the ARM AMI next to
-    the x86_64 one, and passes every mandatory policy, the one-architecture rule included."""
-    stack_file = tmp_path / "Pulumi.prod.yaml"
-    stack_file.write_text(_uncommented_arm64_block((ROOT / "Pulumi.prod.yaml").read_text()))
-    config = stack_file_config(stack_file)
+def test_the_prod_examples_arm64_group_plans_and_passes_the_pack() -> None:
+    """The example prod stack carries a Graviton Spot group next to the x86_64 one (the job image is
+    built for both platforms). The stack validates, plans an arm64 group on the ARM AMI, passes every
+    mandatory policy, the one-architecture rule included, and the group is in the priority ConfigMap."""
+    config = stack_config("prod")
     settings = settings_of(config, "prod")
     assert settings.extra_executor_groups["arm64"].architecture == "arm64"
     plan = run_plan(config, stack="prod")

@@ -34,8 +34,7 @@ XL2 = ["m5.2xlarge", "m5a.2xlarge", "m6i.2xlarge"]
 
 def snapshot(spot: dict[str, float], region: str = "us-west-2") -> PriceSnapshot:
     """A stand-in snapshot: only the Spot prices given (On-Demand is not what orders Spot groups)."""
-    prices = {"eksClusterHour": 0.1, "eksExtendedClusterHour": 0.6, "natGatewayHour": 0.045, "publicIpv4Hour": 0.005,
-              "ebsGbMonth": {"gp2": 0.1},
+    prices = {"eksClusterHour": 0.1, "eksExtendedClusterHour": 0.6, "natGatewayHour": 0.045, "publicIpv4Hour": 0.005, "ebsGbMonth": {"gp2": 0.1},
               "onDemandHour": {}, "spotHour": spot}
     return snapshot_from_json({"schema": 1, "date": "2026-01-02", "regions": {region: prices}}, "stand-in")
 
