@@ -130,19 +130,47 @@ def test_idle_floors_are_the_snapshot_prices_of_the_always_on_items(
     assert set(figure.details["notInTotals"]) <= {"aws:ec2/vpcEndpoint:VpcEndpoint::network-s3"}
 
 
-def test_workload_differs_from_all_on_demand_only_by_the_executor_hours(
+def test_workload_is_against_every_node_on_demand_on_the_drivers_type(
     figures: dict[str, Any], prices: dict[str, Any], dev: dict[str, Any]
 ) -> None:
-    """80 executor node-hours on the cheapest Spot group (mean) against the same hours On-Demand (its first type)."""
+    """80 executor node-hours on the cheapest Spot group (its mean Spot hour) against the same vCPUs
+    On-Demand on the drivers' first type, figure 1's baseline; every other item is the same in both.
+    The details keep the ratio against the group's own types On-Demand (cost: its first type), so the
+    Spot discount shows apart from the cheaper architecture's."""
     figure = figures["reference workload"]
     table = prices["regions"][dev["aws:region"]]
     types = spot_groups_of(dev)[figure.details["executorGroup"]]
+    baseline = dev["spark-eks-spot:drivers"]["instanceTypes"][0]
     executor_hours = cost_figures.WORKLOAD_JOBS * cost_figures.EXECUTORS_PER_JOB
     assert figure.details["executorNodeHours"] == executor_hours == 80
-    saving = executor_hours * (table["onDemandHour"][types[0]] - fmean(table["spotHour"][t] for t in priced(types, table)))
+    # dev's tiers are xlarge like the drivers' type: the same vCPUs take as many nodes (and root volumes).
+    assert instance_size(types[0]).vcpu == instance_size(baseline).vcpu
+    assert figure.details["allOnDemandType"] == baseline and figure.details["allOnDemandExecutorNodeHours"] == 80
+    spot_hours = executor_hours * fmean(table["spotHour"][t] for t in priced(types, table))
+    saving = executor_hours * table["onDemandHour"][baseline] - spot_hours
     assert figure.details["hourAllOnDemand"] - figure.details["hourDesign"] == pytest.approx(saving, abs=1e-3)
     assert figure.value == pytest.approx(figure.details["hourDesign"] / figure.details["hourAllOnDemand"], abs=1e-4)
+    spot_only = executor_hours * table["onDemandHour"][types[0]] - spot_hours
+    assert figure.details["hourSameTypesOnDemand"] - figure.details["hourDesign"] == pytest.approx(spot_only, abs=1e-3)
+    assert figure.details["ratioAgainstSameTypesOnDemand"] == pytest.approx(
+        figure.details["hourDesign"] / figure.details["hourSameTypesOnDemand"], abs=1e-4)
+    assert f"all On-Demand {baseline} [Spot: estimate; snapshot {prices['date']}]" in figure.name
     assert figure.details["spotSource"] == table["spotSource"]
+
+
+def test_the_all_on_demand_baseline_keeps_the_vcpus_on_the_drivers_type() -> None:
+    """Every node On-Demand (the other Spot tier stays at zero); the executor group becomes the drivers' type and x86_64 AMI with as
+    many nodes as give the Spot group's vCPUs: prod's Graviton 2xlarge tier (8 vCPU) is 160 m5.xlarge."""
+    for stack, vcpu in (("dev", 4), ("prod", 8)):
+        plan = cost_figures.stack_plan(stack)
+        drivers = cost_figures.node_group(plan, "drivers")["inputs"]
+        baseline = cost_figures.all_on_demand_plan(plan, "executors-arm64")
+        groups = [r["inputs"] for r in baseline["resources"] if r["type"] == cost_figures.NODE_GROUP]
+        assert {g["capacityType"] for g in groups if g["scalingConfig"]["desiredSize"] > 0} == {"ON_DEMAND"}
+        group = cost_figures.node_group(baseline, "executors-arm64")["inputs"]
+        assert (group["instanceTypes"], group["amiType"]) == (drivers["instanceTypes"][:1], drivers["amiType"])
+        assert group["scalingConfig"]["desiredSize"] == 80 * vcpu // instance_size(drivers["instanceTypes"][0]).vcpu
+        assert cost_figures.node_group(baseline, "drivers")["inputs"]["scalingConfig"]["desiredSize"] == 4
 
 
 def test_workload_plan_sizes_the_groups_for_four_jobs_of_twenty_executors() -> None:

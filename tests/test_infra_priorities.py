@@ -3,13 +3,17 @@ the autoscaler reads, held to the rules of kubernetes/autoscaler's expander/prio
 
 from __future__ import annotations
 
+import json
 import re
+from pathlib import Path
+from statistics import fmean
 from typing import Any
 
 import pytest
 import yaml
 
-from cost.snapshot import PriceSnapshot, load_snapshot, snapshot_from_json
+from cost.snapshot import PriceSnapshot, latest_snapshot_path, load_snapshot, snapshot_from_json
+from infra.instance_types import instance_size
 from infra.nodegroups import NodeGroupSpec, node_group_specs
 from infra.plan import Plan
 from infra.priorities import (
@@ -212,6 +216,23 @@ def test_the_stack_declares_the_configmap_the_chart_would_not(dev: Plan) -> None
     assert values["extraArgs"]["expander"] == "priority,least-waste"
     assert "expanderPriorities" not in values
     assert "autoscaler-priorities" in dev.named("autoscaler-chart").depends_on
+
+
+def test_the_dev_stacks_graviton_tier_grows_first(dev: Plan) -> None:
+    """The committed dev stack has two Spot tiers; the map ranks them by the newest snapshot's mean Spot
+    price per vCPU in the stack's region, recomputed here from the raw files: the Graviton tier is the
+    cheaper, so its ASG gets the map's highest priority and the x86_64 `executors` pool the next.
+    The autoscaler keeps the highest priority among groups that fit (kubernetes/autoscaler
+    cluster-autoscaler/expander/priority/priority.go), so Graviton grows first."""
+    config = yaml.safe_load((Path(__file__).resolve().parent.parent / "Pulumi.dev.yaml").read_text())["config"]
+    spot = json.loads(latest_snapshot_path().read_text())["regions"][config["aws:region"]]["spotHour"]
+    tiers = {"executors": config["spark-eks-spot:executors"]["instanceTypes"]}
+    tiers |= {f"executors-{name}": group["instanceTypes"] for name, group in config["spark-eks-spot:extraExecutorGroups"].items()}
+    per_vcpu = {key: fmean(spot[t] for t in types if t in spot) / instance_size(types[0]).vcpu for key, types in tiers.items()}
+    assert sorted(per_vcpu, key=per_vcpu.__getitem__) == ["executors-arm64", "executors"]
+    priorities = parsed(only(dev, CONFIG_MAP).inputs["data"][CONFIG_MAP_KEY])
+    given = {key: chosen(priorities, f"eks-nodegroups-{key}-asg") for key in (*tiers, "drivers", "system")}
+    assert given["executors-arm64"] == max(priorities) > given["executors"] > given["drivers"] == given["system"]
 
 
 def test_without_the_priority_expander_there_is_no_configmap() -> None:

@@ -115,11 +115,13 @@ def test_the_old_decimal_disk_size_overstated_what_a_node_holds() -> None:
 
 
 def test_the_stacks_tag_each_group_with_its_own_disk(dev: Plan) -> None:
-    """Dev system 20 GiB, drivers 50 GiB and executors 100 GiB; prod executors 200 GiB."""
+    """Dev system 20 GiB, drivers 50 GiB and both executor tiers (x86_64, Graviton) 100 GiB; prod
+    executors 200 GiB."""
     assert _ephemeral_tags(dev) == {
         "eks-nodegroups-system-asg": allocatable_ephemeral_storage(20),
         "eks-nodegroups-drivers-asg": allocatable_ephemeral_storage(50),
         "eks-nodegroups-executors-asg": allocatable_ephemeral_storage(100),
+        "eks-nodegroups-executors-arm64-asg": allocatable_ephemeral_storage(100),
     }
     assert _ephemeral_tags(stack_plan("prod"))["eks-nodegroups-executors-asg"] == allocatable_ephemeral_storage(200)
 
