@@ -8,14 +8,19 @@ import pulumi
 import pulumi_aws as aws
 
 from infra.addons import ClusterAddons, ClusterAddonsArgs
+from infra.asg_tags import CAPACITY_TYPE_LABEL
 from infra.autoscaler import AutoscalerArgs, ClusterAutoscaler
 from infra.cluster import Cluster, ClusterArgs
+from infra.history import HistoryServer, HistoryServerArgs, project_image
 from infra.iam import NodeRole, SparkS3Access, SparkS3AccessArgs
 from infra.network import Network, NetworkArgs
 from infra.nodegroups import NodeGroups, NodeGroupsArgs
 from infra.settings import ConfigError, check_admin_roles, load_settings
 from infra.spark_rbac import SparkRbac, SparkRbacArgs, executor_service_account
 from infra.storage import Storage, StorageArgs
+from jobs import PROJECT_ROOT
+from jobs.image import PLATFORM
+from jobs.tags import default_image_tag
 
 try:
     settings = load_settings()
@@ -109,6 +114,31 @@ spark_rbac = SparkRbac(
     opts=on_cluster,
 )
 
+history = None
+if settings.history.enabled:
+    history = HistoryServer(
+        "history",
+        HistoryServerArgs(
+            namespace=spark_rbac.namespace,
+            namespace_name=settings.spark_namespace,
+            settings=settings.history,
+            # The project's image (it has S3A), at the tag `jobs image build/push` give this checkout.
+            image=settings.history.image or project_image(
+                storage.image_repository_url, default_image_tag(PROJECT_ROOT, PLATFORM)
+            ),
+            bucket_name=storage.bucket_name,
+            bucket_arn=storage.bucket_arn,
+            region=settings.region,
+            s3_access_via=settings.s3_access_via,
+            oidc_provider_arn=cluster.oidc_provider_arn,
+            oidc_provider_url=cluster.oidc_provider_url,
+            # With the cluster add-ons, on On-Demand nodes of the image's architecture.
+            node_selector={CAPACITY_TYPE_LABEL: "ON_DEMAND", "kubernetes.io/arch": PLATFORM.split("/")[1]},
+            tolerations=(),
+        ),
+        opts=pulumi.ResourceOptions.merge(on_cluster, pulumi.ResourceOptions(depends_on=[node_groups])),
+    )
+
 pulumi.export("apiServerUrl", cluster.endpoint)
 pulumi.export("kubeconfig", cluster.kubeconfig_json)
 pulumi.export("clusterName", settings.cluster_name)
@@ -121,3 +151,5 @@ pulumi.export("sparkExecutorServiceAccount", spark_rbac.executor_service_account
 pulumi.export("sparkRoleArn", spark_s3.role_arn or "")
 pulumi.export("s3AccessVia", settings.s3_access_via)
 pulumi.export("nodeGroups", node_groups.summary)
+if history is not None:
+    pulumi.export("historyServer", history.endpoint)
