@@ -245,9 +245,10 @@ def describe(core: Any, namespace: str, records: Records | None, job: str | None
 
 
 def write_driver_log(core: Any, namespace: str, records: Records | None, job: str, submission: str | None,
-                     follow: bool, out: TextIO, notes: TextIO = sys.stderr) -> None:
+                     follow: bool, out: TextIO, notes: TextIO | None = None) -> None:
     """The driver's log: from its pod while it exists (saved to the bucket once the driver has
     ended), after that from the bucket: the saved pod log, else Spark's own copy."""
+    notes = notes or sys.stderr
     statuses = [s for s in job_statuses(core, namespace, job) if submission in (None, s.submission)]
     if statuses:
         status = statuses[0]
