@@ -540,8 +540,8 @@ def _port(text: str) -> int:
 
 def _forward(args: argparse.Namespace, core: Any, namespace: str, pod: str, remote_port: int, what: str) -> int:
     def announce(url: str) -> None:
-        if args.json:
-            _print_json({"url": url, "namespace": namespace, "pod": pod, "port": remote_port})
+        if args.json:  # one line, so a script can read it while the forward runs
+            _say(json.dumps({"url": url, "namespace": namespace, "pod": pod, "port": remote_port}))
         else:
             _say(f"{what} at {url} (port-forward to {pod}:{remote_port}; Ctrl-C stops it)")
 

@@ -87,8 +87,13 @@ class PortForwarder:
             try:
                 return portforward(self.core.connect_get_namespaced_pod_portforward, self.pod, self.namespace,
                                    ports=str(self.remote_port))
-            except ApiException as error:
-                reason = " ".join(str(error.reason or error).split())[:200]
+            except (ApiException, AttributeError) as error:
+                # A refused upgrade is ApiException(status 0, reason: the handshake status); the client
+                # (36.0.3 api_client.__call_api) then fails decoding its missing body with AttributeError.
+                cause = error if isinstance(error, ApiException) else error.__context__
+                if not isinstance(cause, ApiException):
+                    raise
+                reason = " ".join(str(cause.reason or cause).split())[:200]
                 self.warn(f"port-forward to {self.pod}:{self.remote_port} failed ({reason})")
                 return None
 
