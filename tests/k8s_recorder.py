@@ -333,6 +333,7 @@ class FakeNamespace:
     name: str = "spark"
     objects: dict[str, dict[str, dict[str, Any]]] = field(default_factory=lambda: {kind: {} for kind in _LIST_KINDS})
     logs: dict[str, str] = field(default_factory=dict)
+    default_log: str = ""  # the log of a pod that has started and has none of its own in `logs`
     fate: Callable[[dict[str, Any], int], dict[str, Any]] | None = None
     posted: int = 0
     deleted: list[tuple[str, str]] = field(default_factory=list)
@@ -404,6 +405,9 @@ class FakeNamespace:
             if item is None:
                 return 404, _status(404, "NotFound", f'{plural} "{name}" not found')
             if sub == "log":
+                started = (item.get("status") or {}).get("phase") not in (None, "Pending")
+                if name not in self.logs and started and self.default_log:
+                    return 200, self.default_log
                 if name not in self.logs:
                     return 400, _status(400, "BadRequest", f'container in pod "{name}" is waiting to start: ContainerCreating')
                 text = self.logs[name]
