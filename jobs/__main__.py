@@ -299,9 +299,8 @@ def _submit_attempt(prepared: Prepared, spec: JobSpec, records: Records, *, subm
         _fail(f"spark-submit could not submit {spec.name} (exit code {code}); its output is above")
         return False
     records.put(record.updated(state=SUBMITTED))
-    which = f" attempt {attempt} of {max_attempts}," if max_attempts > 1 else ""
-    _say(f"submitted {spec.name} ({which.strip(' ,') + ', ' if which else ''}submission {submission}) "
-         f"to namespace {outputs.spark_namespace}")
+    which = f"attempt {attempt} of {max_attempts}, " if max_attempts > 1 else ""
+    _say(f"submitted {spec.name} ({which}submission {submission}) to namespace {outputs.spark_namespace}")
     return True
 
 

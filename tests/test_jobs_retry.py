@@ -179,6 +179,9 @@ def test_an_oom_then_a_lost_node_are_retried_and_the_third_attempt_completes(
         ("FAILED", CAUSE_OOM, run), ("FAILED", CAUSE_NODE_LOST, run), ("COMPLETED", "", run)]
     assert all(records[n].pod_log and records[n].max_attempts == 3 for n in (1, 2, 3))
     assert Records(client, bucket).claim_of(f"s3a://{bucket}/output/wordcount/")["attempt"] == 3
+    assert f"submitted wordcount (attempt 3 of 3, submission {labels[2]['spark-eks-spot/submission']})" in out
+    # Spark's DriverLogger needs its folder: the zero-byte marker the event-log expiry spares.
+    assert client.head_object(Bucket=bucket, Key="spark-events/driver-logs/")["ContentLength"] == 0
 
 
 def test_an_app_failure_is_not_retried(submit: Callable[..., tuple[int, FakeNamespace]], recorder: K8sRecorder,

@@ -249,3 +249,24 @@ def test_a_driver_gone_without_an_end_and_a_job_nobody_knows(
     err = capsys.readouterr().err
     assert err.startswith("jobs: job nothing has no driver pod in namespace spark or records in s3://") and err.count("\n") == 1
     assert record_key("nothing", "x").startswith("spark-events/jobs/")
+
+
+def test_kill_marks_the_submission_cancelled_and_status_speaks_json(
+        cluster: FakeNamespace, recorder: K8sRecorder, bucket: str, aws_env: str, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """`kill` records CANCELLED before it deletes the driver (a plain delete leaves no
+    DisruptionTarget, so the pod alone could not tell a kill from a crash); describe shows it."""
+    cluster.add(spark_pod("wordcount-k1-driver", submission="k1"))
+    outputs = outputs_file(tmp_path, recorder, bucket)
+    assert main(["status", "wordcount", "--json", "--outputs", str(outputs)]) == 0
+    status = json.loads(capsys.readouterr().out)
+    assert (status["state"], status["submission"], status["attempt"], status["pod"]) == (
+        RUNNING, "k1", 1, "wordcount-k1-driver")
+    assert main(["kill", "wordcount", "--outputs", str(outputs)]) == 0
+    assert capsys.readouterr().out == "deleted driver pod wordcount-k1-driver; its executors go with it\n"
+    assert cluster.names("pods") == []
+    record = Records(s3(aws_env), bucket).get("wordcount", "k1")
+    assert record is not None and record.state == "CANCELLED" and record.reason.startswith("killed with `python -m jobs kill`")
+    assert main(["describe", "wordcount", "--json", "--outputs", str(outputs)]) == 0
+    [row] = json.loads(capsys.readouterr().out)
+    assert (row["state"], row["driverPod"]) == ("CANCELLED", "wordcount-k1-driver")
