@@ -15,7 +15,7 @@ import pytest
 from jobs.__main__ import main
 from jobs.clean import age_seconds
 from jobs.records import Records, pod_log_key
-from tests.conftest import TEST_REGION, kubeconfig_for, s3
+from tests.conftest import TEST_REGION, kube_outputs, s3
 from tests.k8s_recorder import FakeNamespace, K8sRecorder, spark_pod, succeeded, terminated
 
 
@@ -36,8 +36,9 @@ def owned(kind: str, name: str, owner: dict[str, Any], created: str, labels: dic
 
 
 @pytest.fixture
-def cluster(recorder: K8sRecorder) -> FakeNamespace:
-    namespace = FakeNamespace().install(recorder)
+def namespace_objects(cluster: FakeNamespace) -> FakeNamespace:
+    """Old and new, finished and running drivers, what they own, orphans and an unrelated object."""
+    namespace = cluster
     old = namespace.add(spark_pod("wordcount-old-driver", submission="o1", app="spark-old", created=ago(10),
                                   status={"phase": "Succeeded", "containerStatuses": terminated(0, "Completed", finished=ago(9))}))
     namespace.logs["wordcount-old-driver"] = "the old driver's console\n"
@@ -62,13 +63,10 @@ def cluster(recorder: K8sRecorder) -> FakeNamespace:
 
 @pytest.fixture
 def outputs(recorder: K8sRecorder, bucket: str, tmp_path: Path) -> Path:
-    path = tmp_path / "outputs.json"
-    path.write_text(json.dumps({"kubeconfig": json.dumps(kubeconfig_for(recorder.url)), "sparkNamespace": "spark",
-                                "bucketName": bucket, "region": TEST_REGION}))
-    return path
+    return kube_outputs(tmp_path, recorder.url, bucketName=bucket, region=TEST_REGION)
 
 
-def test_dry_run_says_what_would_go_and_deletes_nothing(cluster: FakeNamespace, outputs: Path, recorder: K8sRecorder,
+def test_dry_run_says_what_would_go_and_deletes_nothing(namespace_objects: FakeNamespace, outputs: Path, recorder: K8sRecorder,
                                                         capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["clean", "--older-than", "7d", "--dry-run", "--outputs", str(outputs)]) == 0
     lines = capsys.readouterr().out.splitlines()
@@ -81,11 +79,11 @@ def test_dry_run_says_what_would_go_and_deletes_nothing(cluster: FakeNamespace, 
         "would delete configmap spark-exec-0c0c0c0c0c0c0c0c-conf-map (its owner pod ghost-driver is gone)",
         "left alone: 1 pending or running driver",
     ]
-    assert not recorder.sent("DELETE") and not cluster.deleted
+    assert not recorder.sent("DELETE") and not namespace_objects.deleted
 
 
 def test_clean_deletes_finished_old_drivers_with_what_they_own_and_orphans_only(
-        cluster: FakeNamespace, outputs: Path, recorder: K8sRecorder, bucket: str, aws_env: str,
+        namespace_objects: FakeNamespace, outputs: Path, recorder: K8sRecorder, bucket: str, aws_env: str,
         capsys: pytest.CaptureFixture[str]) -> None:
     """Deleting the driver pod with background propagation lets the garbage collector take what it
     owns (kubernetes.io/docs/concepts/architecture/garbage-collection, "Cascading deletion"): the
@@ -100,9 +98,9 @@ def test_clean_deletes_finished_old_drivers_with_what_they_own_and_orphans_only(
         ["pods", "wordcount-old-driver"], ["services", "gone-driver-svc"],
         ["configmaps", "spark-exec-0c0c0c0c0c0c0c0c-conf-map"]]
     assert deletes[0].body["propagationPolicy"] == "Background"
-    assert cluster.names("pods") == ["etl-driver", "wordcount-new-driver"]
-    assert cluster.names("configmaps") == ["kube-root-ca.crt", "spark-drv-0b0b0b0b0b0b0b0b-conf-map"]
-    assert cluster.names("services") == [] and cluster.names("networkpolicies") == []
+    assert namespace_objects.names("pods") == ["etl-driver", "wordcount-new-driver"]
+    assert namespace_objects.names("configmaps") == ["kube-root-ca.crt", "spark-drv-0b0b0b0b0b0b0b0b-conf-map"]
+    assert namespace_objects.names("services") == [] and namespace_objects.names("networkpolicies") == []
     log_read = next(i for i, r in enumerate(recorder.requests) if r.path.endswith("/wordcount-old-driver/log"))
     assert log_read < recorder.requests.index(deletes[0])
     saved = Records(s3(aws_env), bucket).get("wordcount", "o1")
@@ -110,7 +108,7 @@ def test_clean_deletes_finished_old_drivers_with_what_they_own_and_orphans_only(
     assert f"its log is at s3://{bucket}/{pod_log_key('wordcount', 'o1')}" in out
 
 
-def test_json_and_nothing_to_clean(cluster: FakeNamespace, outputs: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_json_and_nothing_to_clean(namespace_objects: FakeNamespace, outputs: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["clean", "--older-than", "60d", "--json", "--outputs", str(outputs)]) == 0
     document = json.loads(capsys.readouterr().out)
     assert document == {"dryRun": False, "deleted": [], "keptActive": ["etl-driver"],

@@ -24,7 +24,7 @@ from jobs import PROJECT_ROOT
 from jobs.__main__ import main
 from jobs.forward import forward_until_stopped
 from jobs.kube import core_api
-from tests.conftest import free_port, kubeconfig_for
+from tests.conftest import free_port, kube_outputs, kubeconfig_for
 from tests.k8s_recorder import FakeNamespace, K8sRecorder, spark_pod, succeeded
 
 DRIVER = "wordcount-u1-driver"
@@ -71,16 +71,8 @@ def history_pod(status: dict[str, Any]) -> dict[str, Any]:
 READY = {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}
 
 
-@pytest.fixture
-def cluster(recorder: K8sRecorder) -> FakeNamespace:
-    return FakeNamespace().install(recorder)
-
-
 def outputs_file(tmp_path: Path, recorder: K8sRecorder, **extra: Any) -> Path:
-    path = tmp_path / "outputs.json"
-    path.write_text(json.dumps({"kubeconfig": json.dumps(kubeconfig_for(recorder.url)), "sparkNamespace": "spark",
-                                **extra}))
-    return path
+    return kube_outputs(tmp_path, recorder.url, **extra)
 
 
 def _get(url: str) -> dict[str, Any]:

@@ -8,7 +8,6 @@ The Kubernetes side is the loopback recorder's FakeNamespace (a deleted pod is g
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
@@ -16,7 +15,7 @@ import pytest
 from jobs.__main__ import main
 from jobs.kube import COMPLETED
 from jobs.records import Records, SubmissionRecord, pod_log_key, spark_driver_log_key
-from tests.conftest import TEST_REGION, kubeconfig_for, s3
+from tests.conftest import TEST_REGION, kube_outputs, s3
 from tests.k8s_recorder import FakeNamespace, K8sRecorder, spark_pod, succeeded
 
 CONSOLE = "26/01/01 00:01:00 INFO SparkContext: Running Spark version 4.3.0\n1234 words, 56 distinct; top 10:\n"
@@ -24,16 +23,8 @@ SPARK_COPY = "26/01/01 00:01:00.100 main INFO SparkContext: Running Spark versio
 
 
 @pytest.fixture
-def cluster(recorder: K8sRecorder) -> FakeNamespace:
-    return FakeNamespace().install(recorder)
-
-
-@pytest.fixture
 def outputs(recorder: K8sRecorder, bucket: str, tmp_path: Path) -> Path:
-    path = tmp_path / "outputs.json"
-    path.write_text(json.dumps({"kubeconfig": json.dumps(kubeconfig_for(recorder.url)), "sparkNamespace": "spark",
-                                "bucketName": bucket, "region": TEST_REGION}))
-    return path
+    return kube_outputs(tmp_path, recorder.url, bucketName=bucket, region=TEST_REGION)
 
 
 def test_a_finished_drivers_log_is_saved_then_read_from_the_bucket_after_its_pod_is_gone(
@@ -85,9 +76,7 @@ def test_no_log_anywhere_is_one_line(cluster: FakeNamespace, outputs: Path, buck
     assert main(["logs", "wordcount", "--outputs", str(outputs)]) == 1
     err = capsys.readouterr().err
     assert err.startswith("jobs: no log kept for submission f1 of job wordcount: its driver pod is gone") and err.count("\n") == 1
-    bare = tmp_path / "bare.json"
-    bare.write_text(json.dumps({"kubeconfig": json.dumps(kubeconfig_for(recorder.url)), "sparkNamespace": "spark"}))
-    assert main(["logs", "wordcount", "--outputs", str(bare)]) == 1
+    assert main(["logs", "wordcount", "--outputs", str(kube_outputs(tmp_path, recorder.url))]) == 1
     assert "the outputs name no bucket (bucketName, region)" in capsys.readouterr().err
 
 

@@ -33,7 +33,7 @@ from jobs.kube import (
 )
 from jobs.records import Records, SubmissionRecord, pod_log_key, record_key
 from jobs.runs import log_failure
-from tests.conftest import TEST_REGION, kubeconfig_for, s3
+from tests.conftest import TEST_REGION, kube_outputs, kubeconfig_for, s3
 from tests.k8s_recorder import (
     FakeNamespace,
     K8sRecorder,
@@ -152,18 +152,8 @@ def test_a_jvm_app_gives_its_uncaught_exception_and_a_clean_log_gives_nothing() 
 # --- describe and list through the CLI --------------------------------------------------------
 
 
-@pytest.fixture
-def cluster(recorder: K8sRecorder) -> FakeNamespace:
-    return FakeNamespace().install(recorder)
-
-
-def outputs_file(tmp_path: Path, recorder: K8sRecorder, bucket: str | None) -> Path:
-    outputs: dict[str, Any] = {"kubeconfig": json.dumps(kubeconfig_for(recorder.url)), "sparkNamespace": "spark"}
-    if bucket:
-        outputs.update(bucketName=bucket, region=TEST_REGION)
-    path = tmp_path / "outputs.json"
-    path.write_text(json.dumps(outputs))
-    return path
+def outputs_file(tmp_path: Path, recorder: K8sRecorder, bucket: str) -> Path:
+    return kube_outputs(tmp_path, recorder.url, bucketName=bucket, region=TEST_REGION)
 
 
 def test_describe_shows_each_attempt_with_its_reason_and_keeps_it_in_the_bucket(
