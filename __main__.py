@@ -136,7 +136,8 @@ if settings.history.enabled:
             node_selector={CAPACITY_TYPE_LABEL: "ON_DEMAND", "kubernetes.io/arch": PLATFORM.split("/")[1]},
             tolerations=(),
         ),
-        opts=pulumi.ResourceOptions.merge(on_cluster, pulumi.ResourceOptions(depends_on=[node_groups])),
+        # Like the autoscaler: a node to run on, with the cluster's DNS and networking add-ons.
+        opts=pulumi.ResourceOptions.merge(on_cluster, pulumi.ResourceOptions(depends_on=[node_groups, addons])),
     )
 
 pulumi.export("apiServerUrl", cluster.endpoint)

@@ -349,7 +349,9 @@ def submit_cluster(args: argparse.Namespace, spec: JobSpec) -> int:
         _say(f"{'uploaded' if fresh else 'unchanged, kept'} {item.source} at {item.s3_uri}")
 
     max_attempts = args.retries + 1
-    retry_base = duration_seconds(args.retry_interval, flag="--retry-interval") if args.retry_interval else DEFAULT_INTERVAL_SECONDS
+    retry_base = (
+        duration_seconds(args.retry_interval, flag="--retry-interval") if args.retry_interval else DEFAULT_INTERVAL_SECONDS
+    )
     timeout = duration_seconds(args.timeout) if args.timeout else None
     core = core_api(outputs.kubeconfig) if args.wait else None
     attempt, submission = 1, run
@@ -396,6 +398,8 @@ def cmd_submit(args: argparse.Namespace) -> int:
         raise BadInput("--wait follows a cluster run; a --local run always waits")
     if args.timeout is not None and not args.wait:
         raise BadInput("--timeout bounds --wait; add --wait")
+    if args.local and args.retries:
+        raise BadInput("--retries resubmits a cluster run; drop it with --local")
     if args.retries and not args.wait:
         raise BadInput("--retries resubmits after a failure that --wait sees; add --wait")
     if args.retry_on_oom is not None and not args.retries:

@@ -199,13 +199,15 @@ def test_an_app_failure_is_not_retried(submit: Callable[..., tuple[int, FakeName
 
 @pytest.mark.parametrize(("flags", "line"), [
     (["--retries", "2"], "jobs: --retries resubmits after a failure that --wait sees; add --wait\n"),
+    (["--local", "--retries", "1"], "jobs: --retries resubmits a cluster run; drop it with --local\n"),
     (["--wait", "--retry-on-oom", "1.5"], "jobs: --retry-on-oom raises the memory of a retry; add --retries N\n"),
     (["--wait", "--retries", "1", "--retry-interval", "soon"],
      "jobs: --retry-interval: 'soon' is not a finite duration; use a number with a unit, like 300s, 10min or 1h\n"),
 ])
 def test_retry_flags_are_checked_first(flags: list[str], line: str, write_outputs: Callable[..., Path],
                                        capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["submit", "examples/wordcount.yaml", "--outputs", str(write_outputs()), *flags]) == 2
+    where = [] if "--local" in flags else ["--outputs", str(write_outputs())]
+    assert main(["submit", "examples/wordcount.yaml", *where, *flags]) == 2
     assert capsys.readouterr().err == line
 
 
