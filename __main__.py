@@ -9,8 +9,10 @@ import pulumi_aws as aws
 
 from cost.snapshot import load_snapshot
 from infra.addons import ClusterAddons, ClusterAddonsArgs
+from infra.asg_tags import SYSTEM_NODE_SELECTOR, SYSTEM_TOLERATION
 from infra.autoscaler import AutoscalerArgs, ClusterAutoscaler
 from infra.cluster import Cluster, ClusterArgs
+from infra.history import HistoryServer, HistoryServerArgs, project_image
 from infra.iam import NodeRole, SparkS3Access, SparkS3AccessArgs
 from infra.network import Network, NetworkArgs
 from infra.nodegroups import NodeGroups, NodeGroupsArgs
@@ -18,6 +20,8 @@ from infra.priorities import group_priorities, render_priorities
 from infra.settings import ConfigError, check_admin_roles, load_settings
 from infra.spark_rbac import SparkRbac, SparkRbacArgs, executor_service_account
 from infra.storage import Storage, StorageArgs
+from jobs import PROJECT_ROOT
+from jobs.tags import default_image_tag
 
 try:
     settings = load_settings()
@@ -121,6 +125,32 @@ spark_rbac = SparkRbac(
     opts=on_cluster,
 )
 
+history = None
+if settings.history.enabled:
+    history = HistoryServer(
+        "history",
+        HistoryServerArgs(
+            namespace=spark_rbac.namespace,
+            namespace_name=settings.spark_namespace,
+            settings=settings.history,
+            # The project's image (it has S3A), at the tag `jobs image build/push` give this checkout.
+            image=settings.history.image or project_image(
+                storage.image_repository_url, default_image_tag(PROJECT_ROOT)
+            ),
+            bucket_name=storage.bucket_name,
+            bucket_arn=storage.bucket_arn,
+            region=settings.region,
+            s3_access_via=settings.s3_access_via,
+            oidc_provider_arn=cluster.oidc_provider_arn,
+            oidc_provider_url=cluster.oidc_provider_url,
+            # With the cluster add-ons on the system group (the image is built for both architectures).
+            node_selector=SYSTEM_NODE_SELECTOR,
+            tolerations=(SYSTEM_TOLERATION,),
+        ),
+        # Like the autoscaler: a node to run on, with the cluster's DNS and networking add-ons.
+        opts=pulumi.ResourceOptions.merge(on_cluster, pulumi.ResourceOptions(depends_on=[node_groups, addons])),
+    )
+
 pulumi.export("apiServerUrl", cluster.endpoint)
 pulumi.export("kubeconfig", cluster.kubeconfig_json)
 pulumi.export("clusterName", settings.cluster_name)
@@ -133,3 +163,5 @@ pulumi.export("sparkExecutorServiceAccount", spark_rbac.executor_service_account
 pulumi.export("sparkRoleArn", spark_s3.role_arn or "")
 pulumi.export("s3AccessVia", settings.s3_access_via)
 pulumi.export("nodeGroups", node_groups.summary)
+if history is not None:
+    pulumi.export("historyServer", history.endpoint)

@@ -49,6 +49,33 @@ def s3_access_policy(bucket_arn: str) -> str:
     )
 
 
+def event_log_read_policy(bucket_arn: str, prefix: str) -> str:
+    """List and read one prefix of the bucket, nothing else: the Spark History Server's access.
+
+    S3A's getFileStatus of the log folder HEADs the key without its slash and then lists the
+    prefix (hadoop-aws StatusProbeEnum.ALL: Head, List). S3 answers a HEAD of a missing key with
+    403 instead of 404 unless the caller may list the bucket, and ListBucket here only holds for
+    the prefix, so GetObject covers the bare key too. No Put or Delete: the server cannot change
+    or remove a log (the bucket's lifecycle rule expires them).
+    """
+    folder = prefix.strip("/")
+    return _document(
+        {
+            "Sid": "ListEventLogPrefix",
+            "Effect": "Allow",
+            "Action": ["s3:ListBucket"],
+            "Resource": [bucket_arn],
+            "Condition": {"StringLike": {"s3:prefix": [folder, f"{folder}/*"]}},
+        },
+        {
+            "Sid": "ReadEventLogs",
+            "Effect": "Allow",
+            "Action": ["s3:GetObject"],
+            "Resource": [f"{bucket_arn}/{folder}", f"{bucket_arn}/{folder}/*"],
+        },
+    )
+
+
 def autoscaler_policy(cluster_name: str) -> str:
     """The cluster-autoscaler's AWS policy: describe anything, scale only this cluster's groups."""
     return _document(
@@ -217,3 +244,41 @@ class SparkS3Access(pulumi.ComponentResource):
             opts=child,
         )
         self.register_outputs({"roleArn": self.role_arn or ""})
+
+
+@dataclass(frozen=True)
+class EventLogReaderArgs:
+    bucket_arn: pulumi.Input[str]
+    prefix: str  # the event-log prefix, e.g. "spark-events/"
+    oidc_provider_arn: pulumi.Input[str]
+    oidc_provider_url: pulumi.Input[str]
+    namespace: str
+    service_account: str
+
+
+class EventLogReader(pulumi.ComponentResource):
+    """An IRSA role for one service account that may only list and read the event-log prefix."""
+
+    role_arn: pulumi.Output[str]
+
+    def __init__(self, name: str, args: EventLogReaderArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("spark-eks-spot:infra:EventLogReader", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        role = IrsaRole(
+            f"{name}-irsa",
+            IrsaRoleArgs(args.oidc_provider_arn, args.oidc_provider_url, args.namespace, (args.service_account,)),
+            opts=child,
+        )
+        AttachedPolicy(
+            f"{name}-read",
+            PolicyAttachmentArgs(
+                document=pulumi.Output.from_input(args.bucket_arn).apply(
+                    lambda arn: event_log_read_policy(arn, args.prefix)
+                ),
+                role_name=role.role.name,
+                description="Spark History Server: list and read the event logs, nothing else",
+            ),
+            opts=child,
+        )
+        self.role_arn = role.arn
+        self.register_outputs({"roleArn": self.role_arn})

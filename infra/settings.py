@@ -370,6 +370,69 @@ class AutoscalerSettings(_Model):
         return value
 
 
+_CPU_QUANTITY = re.compile(r"^([1-9][0-9]{0,5}m|[1-9][0-9]?(\.[0-9]{1,3})?)$")
+_MEMORY_QUANTITY = re.compile(r"^([1-9][0-9]{0,5})(Mi|Gi)$")
+# A repository with a tag or a digest; never `latest`, which would move under a running Deployment.
+_IMAGE_REFERENCE = re.compile(
+    r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]{1,5})?(/[a-z0-9]+([._-][a-z0-9]+)*)+"
+    r"(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}|@sha256:[0-9a-f]{64})$"
+)
+HISTORY_MIN_MEMORY_MIB = 768
+
+
+class HistorySettings(_Model):
+    """The Spark History Server (infra/history.py). How long an application stays listed is the
+    bucket's event-log expiry (bucket.eventLogRetentionDays): the server may only read the bucket,
+    so Spark's own cleaner stays off and the server forgets an app once its log has expired."""
+
+    enabled: bool = True
+    # None: the project's Spark image (it has the S3A connector) in the stack's ECR repository,
+    # at the tag `python -m jobs image build/push` give this checkout.
+    image: str | None = None
+    cpu: str = "250m"
+    memory: str = "1536Mi"
+    # How many applications' UIs it keeps in memory (spark.history.retainedApplications).
+    retained_applications: int = Field(default=50, ge=1, le=1000)
+
+    @field_validator("image")
+    @classmethod
+    def _valid_image(cls, image: str | None) -> str | None:
+        if image is not None and (not _IMAGE_REFERENCE.fullmatch(image) or image.endswith(":latest")):
+            raise ValueError(
+                f"{_shown(image)} is not an image reference with a fixed tag or digest "
+                "(REGISTRY/REPOSITORY:TAG or @sha256:…, not :latest); it needs Spark 4.3 with hadoop-aws, "
+                "like the project's image (image/Dockerfile)"
+            )
+        return image
+
+    @field_validator("cpu")
+    @classmethod
+    def _valid_cpu(cls, cpu: str) -> str:
+        if not _CPU_QUANTITY.fullmatch(cpu):
+            raise ValueError(f"{_shown(cpu)} is not a CPU quantity such as 250m or 1")
+        return cpu
+
+    @field_validator("memory")
+    @classmethod
+    def _valid_memory(cls, memory: str) -> str:
+        if not _MEMORY_QUANTITY.fullmatch(memory) or cls.memory_mib_of(memory) < HISTORY_MIN_MEMORY_MIB:
+            raise ValueError(
+                f"{_shown(memory)} is not a memory size of at least {HISTORY_MIN_MEMORY_MIB}Mi in Mi or Gi, such as 1536Mi or 2Gi"
+            )
+        return memory
+
+    @staticmethod
+    def memory_mib_of(memory: str) -> int:
+        match = _MEMORY_QUANTITY.fullmatch(memory)
+        if match is None:
+            return 0
+        return int(match.group(1)) * (1024 if match.group(2) == "Gi" else 1)
+
+    @property
+    def memory_mib(self) -> int:
+        return self.memory_mib_of(self.memory)
+
+
 class Settings(_Model):
     """Everything one stack needs; built only by `settings_from_values`."""
 
@@ -392,6 +455,7 @@ class Settings(_Model):
     control_plane_log_retention_days: int = Field(default=30, ge=1, le=3653)
     image_retention_count: int = Field(default=30, ge=1, le=1000)
     autoscaler: AutoscalerSettings = AutoscalerSettings()
+    history: HistorySettings = HistorySettings()
     tags: dict[str, str] = Field(default_factory=dict)
 
     @field_validator("kubernetes_version", mode="before")

@@ -28,11 +28,22 @@ from jobs.spot import decommission_conf, executor_grace_conf
 EVENT_LOG_PREFIX = "spark-events/"
 DECOMMISSION_PREFIX = "spark-decommission/"
 APP_PREFIX = "apps/"
+# Under the event-log prefix, so the bucket's event-log expiry is their retention too. The
+# History Server skips them: in its log directory it reads only files and `eventlog_v2_*`
+# folders (EventLogFileReader.apply), and these are other folders.
+DRIVER_LOG_PREFIX = f"{EVENT_LOG_PREFIX}driver-logs/"  # Spark's own driver logs (spark.driver.log.dfsDir)
+SUBMISSIONS_PREFIX = f"{EVENT_LOG_PREFIX}jobs/"  # the submitter's records and driver pod logs
+OUTPUT_CLAIMS_PREFIX = f"{EVENT_LOG_PREFIX}output-claims/"  # which run last took an output
 
 EVENT_LOG_KEY = "spark.eventLog.dir"
+DRIVER_LOG_ENABLED_KEY = "spark.driver.log.persistToDfs.enabled"
+DRIVER_LOG_DIR_KEY = "spark.driver.log.dfsDir"
 
 JOB_LABEL = "spark-eks-spot/job"
 SUBMISSION_LABEL = "spark-eks-spot/submission"
+# A run is one `submit`: its attempts share the run id (the first attempt's submission id).
+RUN_LABEL = "spark-eks-spot/run"
+ATTEMPT_LABEL = "spark-eks-spot/attempt"
 
 # hadoop-aws 3.4+ speaks AWS SDK v2: these are the SDK's web-identity provider (IRSA
 # injects AWS_ROLE_ARN and AWS_WEB_IDENTITY_TOKEN_FILE) and Hadoop's instance-profile one.
@@ -216,8 +227,20 @@ def s3a_uri(bucket: str, prefix: str) -> str:
     return f"s3a://{bucket}/{prefix}"
 
 
+def driver_log_conf(dfs_dir: str) -> dict[str, str]:
+    """Spark's driver log copied to `dfs_dir` as `<app id>_driver.log` (DriverLogger, Spark 3.0+).
+
+    Spark enables it only in client mode, and the driver pod runs spark-submit with
+    `--deploy-mode client` (apache/spark-docker entrypoint.sh, `driver)`), so it is active on
+    the cluster. The folder must exist. The copy holds the JVM's log only, not the Python
+    console, and on S3 it appears when the driver stops cleanly: the submitter also saves the
+    pod's log (jobs/records.py)."""
+    return {DRIVER_LOG_ENABLED_KEY: "true", DRIVER_LOG_DIR_KEY: dfs_dir}
+
+
 def cluster_conf(
-    spec: JobSpec, outputs: StackOutputs, *, pod_templates: PodTemplates, submission_id: str
+    spec: JobSpec, outputs: StackOutputs, *, pod_templates: PodTemplates, submission_id: str,
+    run_id: str | None = None, attempt: int = 1,
 ) -> dict[str, str]:
     """Every --conf of a cluster submission, in a stable order: seed, Spot, submitter, spec."""
     if spec.image.tag is None:
@@ -268,6 +291,10 @@ def cluster_conf(
         f"spark.kubernetes.executor.label.{JOB_LABEL}": spec.name,
         f"spark.kubernetes.driver.label.{SUBMISSION_LABEL}": submission_id,
         f"spark.kubernetes.executor.label.{SUBMISSION_LABEL}": submission_id,
+        f"spark.kubernetes.driver.label.{RUN_LABEL}": run_id or submission_id,
+        f"spark.kubernetes.driver.label.{ATTEMPT_LABEL}": str(attempt),
+        # The driver's log kept in the bucket (the submitter also saves the pod's console).
+        **driver_log_conf(s3a_uri(bucket, DRIVER_LOG_PREFIX)),
         # `--wait` follows the driver through the Kubernetes client instead.
         "spark.kubernetes.submission.waitAppCompletion": "false",
     }
@@ -293,13 +320,16 @@ def cluster_argv(
     pod_templates: PodTemplates,
     submission_id: str,
     dependency_uris: Mapping[str, Sequence[str]] | None = None,
+    run_id: str | None = None,
+    attempt: int = 1,
 ) -> list[str]:
     """The cluster-mode spark-submit argv (a list: never joined into a shell string to run)."""
     argv = [spark_submit, "--master", f"k8s://{outputs.api_server_url}", "--deploy-mode", "cluster", "--name", spec.name]
     if spec.main_class:
         argv += ["--class", spec.main_class]
     argv += dependency_flags(dependency_uris if dependency_uris is not None else dependency_paths(spec))
-    argv += _conf_flags(cluster_conf(spec, outputs, pod_templates=pod_templates, submission_id=submission_id))
+    argv += _conf_flags(cluster_conf(spec, outputs, pod_templates=pod_templates, submission_id=submission_id,
+                                     run_id=run_id, attempt=attempt))
     return argv + [app_uri, *app_arguments(spec, outputs.bucket_name)]
 
 

@@ -1,9 +1,11 @@
-"""Jobs on the cluster, through the Kubernetes Python client: status, logs, list, kill, follow.
+"""Jobs on the cluster, through the Kubernetes Python client: states, reasons, logs, list, kill, follow.
 
-A job's pods carry the submitter's labels (`spark-eks-spot/job`, `spark-eks-spot/submission`)
-next to Spark's own (`spark-role`, `spark-app-selector`), so a job is found by name and a
-submission by its id without knowing Spark's generated pod names. Summaries and the
-table are pure functions of pod objects; the rest is thin calls on the client.
+A job's pods carry the submitter's labels (`spark-eks-spot/job`, `spark-eks-spot/submission`,
+`spark-eks-spot/run`, `spark-eks-spot/attempt`) next to Spark's own (`spark-role`,
+`spark-app-selector`), so a job is found by name and a submission by its id without knowing
+Spark's generated pod names. Pods are read as API JSON; why a pod waits or ended and which
+state that is are pure functions of it (`waiting_reason`, `pod_state`); the rest is thin calls
+on the client.
 """
 
 from __future__ import annotations
@@ -14,12 +16,35 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterable, Mapping, Sequence, TextIO
 
-from jobs.command import JOB_LABEL, SUBMISSION_LABEL
+from jobs.command import ATTEMPT_LABEL, JOB_LABEL, RUN_LABEL, SUBMISSION_LABEL
 
 ROLE_LABEL = "spark-role"
 APP_SELECTOR_LABEL = "spark-app-selector"
+EXECUTOR_ID_LABEL = "spark-exec-id"
+# The containers Spark names (resource-managers/kubernetes Constants: DEFAULT_DRIVER_CONTAINER_NAME,
+# DEFAULT_EXECUTOR_CONTAINER_NAME); a pod template may add sidecars next to them.
+DRIVER_CONTAINER = "spark-kubernetes-driver"
+EXECUTOR_CONTAINER = "spark-kubernetes-executor"
 FINISHED_PHASES = ("Succeeded", "Failed")
 ACTIVE_PHASES = ("Pending", "Running", "Unknown")
+
+# A submission's states, as EMR on EKS names a job run's (emr-eks-jobs-states): PENDING before
+# the driver pod exists, SUBMITTED while it waits for a node or its image, RUNNING, then one of
+# COMPLETED, FAILED (with a reason) or CANCELLED (`jobs kill`).
+PENDING, SUBMITTED, RUNNING, COMPLETED, FAILED, CANCELLED = (
+    "PENDING", "SUBMITTED", "RUNNING", "COMPLETED", "FAILED", "CANCELLED",
+)
+FINAL_STATES = (COMPLETED, FAILED, CANCELLED)
+
+# Why a driver failed, in the terms a retry decision needs.
+CAUSE_OOM = "OOMKilled"
+CAUSE_EVICTED = "evicted"
+CAUSE_NODE_LOST = "node lost"
+CAUSE_EXIT = "exit code"
+CAUSE_IMAGE = "image"
+CAUSE_DELETED = "deleted"
+# A new attempt on another node can fix these; an app that exits non-zero fails again.
+RETRYABLE_CAUSES = (CAUSE_EVICTED, CAUSE_NODE_LOST)
 
 
 class KubeError(RuntimeError):
@@ -28,17 +53,6 @@ class KubeError(RuntimeError):
     def __init__(self, message: str, exit_code: int = 1) -> None:
         self.exit_code = exit_code
         super().__init__(message)
-
-
-@dataclass(frozen=True)
-class DriverStatus:
-    job: str
-    pod: str
-    submission: str
-    phase: str
-    created: datetime | None
-    executors: int
-    detail: str  # why a pod waits or failed, from container states; "" when nothing to say
 
 
 def core_api(kubeconfig: Mapping[str, Any]) -> Any:
@@ -58,7 +72,8 @@ def core_api(kubeconfig: Mapping[str, Any]) -> Any:
     return client.CoreV1Api(api_client)
 
 
-def _call(action: str, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+def call(action: str, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """A client call whose API or network failure becomes one KubeError line."""
     from kubernetes.client.exceptions import ApiException
     from urllib3.exceptions import HTTPError
 
@@ -70,31 +85,42 @@ def _call(action: str, function: Callable[..., Any], *args: Any, **kwargs: Any) 
         raise KubeError(f"{action}: cannot reach the Kubernetes API ({error.__class__.__name__})") from None
 
 
-def _label_selector(role: str, job: str | None = None, submission: str | None = None, app: str | None = None) -> str:
-    parts = {ROLE_LABEL: role, JOB_LABEL: job, SUBMISSION_LABEL: submission, APP_SELECTOR_LABEL: app}
+
+def label_selector(role: str | None = None, **labels: str | None) -> str:
+    """`spark-role=ROLE,<our label>=VALUE,...` for the labels given (job, submission, run, app)."""
+    keys = {"job": JOB_LABEL, "submission": SUBMISSION_LABEL, "run": RUN_LABEL, "app": APP_SELECTOR_LABEL,
+            "executor_id": EXECUTOR_ID_LABEL}
+    parts = {ROLE_LABEL: role, **{keys[name]: value for name, value in labels.items()}}
     return ",".join(f"{key}={value}" for key, value in parts.items() if value is not None)
 
 
-def _labels(pod: Any) -> Mapping[str, str]:
-    return pod.metadata.labels or {}
+def list_pods(core: Any, namespace: str, selector: str, action: str = "list pods") -> list[dict[str, Any]]:
+    """Pods as API JSON (camelCase keys, times as ISO text), as the server sent them."""
+    listing = call(action, core.list_namespaced_pod, namespace, label_selector=selector)
+    return [core.api_client.sanitize_for_serialization(pod) for pod in listing.items]
 
 
-def _detail(pod: Any) -> str:
-    """The first container's waiting reason or termination reason/exit code, if any."""
-    status = pod.status
-    for container in (getattr(status, "container_statuses", None) or []):
-        state = container.state
-        if state is None:
-            continue
-        if state.waiting is not None and state.waiting.reason:
-            return state.waiting.reason
-        if state.terminated is not None:
-            reason = state.terminated.reason or "terminated"
-            return f"{reason}, exit code {state.terminated.exit_code}"
-    if status is not None and getattr(status, "reason", None):
-        return status.reason
-    return ""
+def labels_of(pod: Mapping[str, Any]) -> Mapping[str, str]:
+    return (pod.get("metadata") or {}).get("labels") or {}
 
+
+def name_of(item: Mapping[str, Any]) -> str:
+    return str((item.get("metadata") or {}).get("name") or "")
+
+
+def parse_time(value: Any) -> datetime | None:
+    """An API timestamp (RFC 3339 text, or a datetime) as an aware datetime."""
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+# --- why a pod waits, or why it ended ----------------------------------------------------
 
 # Waiting reasons the kubelet gives a container whose image cannot be pulled: retrying cannot
 # help (kubernetes pkg/kubelet/images/types.go: ErrImagePull, ImagePullBackOff, ErrImageNeverPull,
@@ -102,19 +128,33 @@ def _detail(pod: Any) -> str:
 IMAGE_PULL_FAILURES = ("ErrImagePull", "ImagePullBackOff", "ErrImageNeverPull", "InvalidImageName")
 # Waiting reasons that are only a pod starting normally.
 STARTING = ("ContainerCreating", "PodInitializing")
+# DisruptionTarget reasons (kubernetes.io/docs/concepts/workloads/pods/disruptions, "Pod
+# disruption conditions"): the taint manager and the pod garbage collector act on pods whose
+# node is unreachable or gone; the others evict or preempt from a node that is still there.
+NODE_GONE_DISRUPTIONS = ("DeletionByTaintManager", "DeletionByPodGC")
+EVICTING_DISRUPTIONS = ("EvictionByEvictionAPI", "PreemptionByScheduler", "TerminationByKubelet")
+# Pod status reasons: node-pressure eviction (kubelet eviction manager), a node lost to the node
+# controller (pkg/util/node NodeUnreachablePodReason), graceful node shutdown (v1.22+).
+NODE_GONE_REASONS = ("NodeLost", "Terminated", "Shutdown", "NodeShutdown")
 
 
 @dataclass(frozen=True)
 class WaitReason:
-    """Why a pod is not running yet: a reason, the system's message, and whether waiting can help."""
+    """Why a pod is not running (yet, or any more): a reason, the system's message, whether
+    waiting can help, and for a pod that failed or cannot start, its cause (CAUSE_*)."""
 
     reason: str
     message: str
     fatal: bool
+    cause: str = ""
 
     def text(self) -> str:
         message = " ".join(self.message.split())
         return f"{self.reason}: {message}" if message else self.reason
+
+    @property
+    def retryable(self) -> bool:
+        return self.cause in RETRYABLE_CAUSES
 
 
 def _event_time(event: Mapping[str, Any]) -> str:
@@ -122,24 +162,89 @@ def _event_time(event: Mapping[str, Any]) -> str:
     return str(event.get("lastTimestamp") or event.get("eventTime") or metadata.get("creationTimestamp") or "")
 
 
-def waiting_reason(pod: Mapping[str, Any], events: Sequence[Mapping[str, Any]] = ()) -> WaitReason | None:
-    """Why a pod (API JSON) waits, from what Kubernetes records, most specific first:
+def main_container(pod: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The status of Spark's container (by its name), else of the first container."""
+    statuses = list((pod.get("status") or {}).get("containerStatuses") or [])
+    for status in statuses:
+        if status.get("name") in (DRIVER_CONTAINER, EXECUTOR_CONTAINER):
+            return status
+    return statuses[0] if statuses else None
 
+
+def _terminated(pod: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    container = main_container(pod)
+    return ((container or {}).get("state") or {}).get("terminated")
+
+
+def _end_reason(pod: Mapping[str, Any]) -> WaitReason | None:
+    """Why a pod failed, or is being taken away, from what Kubernetes records, most specific first:
+    a DisruptionTarget condition (node lost, evicted, preempted), the pod's status reason (Evicted,
+    NodeLost, a node shutdown), then Spark's container: OOMKilled, ContainerStatusUnknown (the
+    kubelet could not find the container because its node went away) or a non-zero exit code.
+
+    An OOM kill is the container exceeding its own memory limit: such pods get no DisruptionTarget
+    (Pod disruption conditions) and the kubelet gives reason OOMKilled with exit code 137; a 137
+    alone is not an OOM kill, so the cause is read from the reason."""
+    status = pod.get("status") or {}
+    if status.get("phase") == "Succeeded":
+        return None
+    deleting = bool((pod.get("metadata") or {}).get("deletionTimestamp"))
+    ended = status.get("phase") == "Failed"
+    fatal = ended
+    conditions = status.get("conditions") or []
+    disruption = next(
+        (c for c in conditions if c.get("type") == "DisruptionTarget" and c.get("status") == "True"), None
+    )
+    status_reason = status.get("reason") or ""
+    if disruption is not None and (ended or deleting):
+        kind = disruption.get("reason") or "DisruptionTarget"
+        node_gone = kind in NODE_GONE_DISRUPTIONS or (kind == "TerminationByKubelet" and status_reason in NODE_GONE_REASONS)
+        cause = CAUSE_NODE_LOST if node_gone else CAUSE_EVICTED
+        return WaitReason(kind, disruption.get("message") or status.get("message") or "", fatal, cause)
+    if status_reason == "Evicted":
+        return WaitReason("Evicted", status.get("message") or "", fatal, CAUSE_EVICTED)
+    if status_reason in NODE_GONE_REASONS:
+        return WaitReason(status_reason, status.get("message") or "", fatal, CAUSE_NODE_LOST)
+    terminated = _terminated(pod)
+    if terminated is not None:
+        code = terminated.get("exitCode")
+        reason = terminated.get("reason") or ""
+        if reason == "OOMKilled":
+            return WaitReason("OOMKilled", f"exit code {code}", True, CAUSE_OOM)
+        if reason == "ContainerStatusUnknown":
+            return WaitReason(reason, terminated.get("message") or "", True, CAUSE_NODE_LOST)
+        if code not in (0, None):
+            detail = " ".join(part for part in (reason, terminated.get("message") or "") if part)
+            return WaitReason(f"exit code {code}", detail, True, CAUSE_EXIT)
+    if ended:
+        return WaitReason(status_reason or "Failed", status.get("message") or "", True, CAUSE_EXIT)
+    return None
+
+
+def waiting_reason(pod: Mapping[str, Any], events: Sequence[Mapping[str, Any]] = ()) -> WaitReason | None:
+    """Why a pod (API JSON) is not running, from what Kubernetes records, most specific first:
+
+    0. for a pod that failed or is being taken away, why (`_end_reason`: node lost, evicted,
+       OOMKilled, exit code);
     1. a container's waiting reason from the kubelet (ImagePullBackOff, ErrImagePull,
        CreateContainerConfigError, ...: `status.containerStatuses[].state.waiting`);
     2. the scheduler's verdict, the `PodScheduled` condition with status False (reason
        Unschedulable and a message such as "0/3 nodes are available: 3 Insufficient memory");
     3. the newest Warning event about the pod (FailedScheduling, FailedMount, Failed, ...).
 
-    Only an image-pull failure is fatal: the others can clear (a node arrives, a ConfigMap
-    Spark creates right after the pod appears)."""
+    Only an image-pull failure is fatal while waiting: the others can clear (a node arrives, a
+    ConfigMap Spark creates right after the pod appears)."""
+    ended = _end_reason(pod)
+    if ended is not None:
+        return ended
     status = pod.get("status") or {}
     statuses = list(status.get("initContainerStatuses") or []) + list(status.get("containerStatuses") or [])
     for container in statuses:
         waiting = (container.get("state") or {}).get("waiting") or {}
         reason = waiting.get("reason")
         if reason and reason not in STARTING:
-            return WaitReason(reason, waiting.get("message") or "", reason in IMAGE_PULL_FAILURES)
+            image = reason in IMAGE_PULL_FAILURES
+            return WaitReason(reason, waiting.get("message") or "", image, CAUSE_IMAGE if image else "")
     for condition in status.get("conditions") or []:
         if condition.get("type") == "PodScheduled" and condition.get("status") == "False":
             return WaitReason(condition.get("reason") or "Unschedulable", condition.get("message") or "", False)
@@ -148,6 +253,24 @@ def waiting_reason(pod: Mapping[str, Any], events: Sequence[Mapping[str, Any]] =
         newest = max(warnings, key=_event_time)
         return WaitReason(newest["reason"], newest.get("message") or "", False)
     return None
+
+
+def pod_state(pod: Mapping[str, Any], events: Sequence[Mapping[str, Any]] = ()) -> tuple[str, WaitReason | None]:
+    """A driver pod's submission state and its reason, as the Spark operator reads a driver pod
+    (kubeflow/spark-operator pkg/util GetDriverState): Pending → SUBMITTED, Running → RUNNING,
+    Succeeded → COMPLETED, Failed → FAILED; a terminated driver container decides before the
+    phase catches up (exit 0 → COMPLETED). A Pending pod whose image cannot be pulled never
+    starts: FAILED."""
+    phase = (pod.get("status") or {}).get("phase") or "Unknown"
+    reason = waiting_reason(pod, events)
+    terminated = _terminated(pod)
+    if phase == "Succeeded" or (terminated is not None and terminated.get("exitCode") == 0):
+        return COMPLETED, None
+    if phase == "Failed" or (reason is not None and reason.fatal):
+        return FAILED, reason or WaitReason("Failed", "", True, CAUSE_EXIT)
+    if phase == "Pending":
+        return SUBMITTED, reason
+    return RUNNING, reason
 
 
 def pod_events(core: Any, namespace: str, pod: str) -> list[dict[str, Any]]:
@@ -166,66 +289,104 @@ def pod_events(core: Any, namespace: str, pod: str) -> list[dict[str, Any]]:
     return [core.api_client.sanitize_for_serialization(event) for event in listing.items]
 
 
-def driver_wait_reason(core: Any, namespace: str, driver: Any) -> WaitReason | None:
-    """waiting_reason for a pod object from the client, with its events fetched."""
-    pod = core.api_client.sanitize_for_serialization(driver)
-    return waiting_reason(pod, pod_events(core, namespace, driver.metadata.name))
+def driver_wait_reason(core: Any, namespace: str, driver: Mapping[str, Any]) -> WaitReason | None:
+    """waiting_reason for a pod, with its events fetched."""
+    return waiting_reason(driver, pod_events(core, namespace, name_of(driver)))
 
 
-def summarize(driver: Any, executor_pods: Iterable[Any]) -> DriverStatus:
-    """A driver pod and its executor pods → one status row (executors counted while running)."""
-    labels = _labels(driver)
+# --- one driver's status -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DriverStatus:
+    job: str
+    pod: str
+    submission: str
+    phase: str
+    created: datetime | None
+    executors: int
+    detail: str  # why a pod waits or failed; "" when nothing to say
+    state: str = ""
+    reason: WaitReason | None = None
+    app_id: str = ""
+    run: str = ""
+    attempt: int = 0
+    ended: datetime | None = None
+    manifest: Mapping[str, Any] | None = None  # the pod as last seen (API JSON)
+
+
+def _attempt(labels: Mapping[str, str]) -> int:
+    value = labels.get(ATTEMPT_LABEL, "")
+    return int(value) if value.isdigit() else 1
+
+
+def ended_at(pod: Mapping[str, Any]) -> datetime | None:
+    terminated = _terminated(pod)
+    return parse_time((terminated or {}).get("finishedAt"))
+
+
+def summarize(driver: Mapping[str, Any], executor_pods: Iterable[Mapping[str, Any]],
+              events: Sequence[Mapping[str, Any]] = ()) -> DriverStatus:
+    """A driver pod and its executor pods (API JSON) → one status (executors counted while running)."""
+    labels = labels_of(driver)
     app = labels.get(APP_SELECTOR_LABEL)
     running = sum(
-        1
-        for pod in executor_pods
-        if _labels(pod).get(APP_SELECTOR_LABEL) == app and (pod.status and pod.status.phase == "Running")
+        1 for pod in executor_pods
+        if labels_of(pod).get(APP_SELECTOR_LABEL) == app and (pod.get("status") or {}).get("phase") == "Running"
     )
+    state, reason = pod_state(driver, events)
+    metadata = driver.get("metadata") or {}
     return DriverStatus(
         job=labels.get(JOB_LABEL, "?"),
-        pod=driver.metadata.name,
+        pod=name_of(driver),
         submission=labels.get(SUBMISSION_LABEL, ""),
-        phase=(driver.status.phase if driver.status and driver.status.phase else "Unknown"),
-        created=driver.metadata.creation_timestamp,
+        phase=(driver.get("status") or {}).get("phase") or "Unknown",
+        created=parse_time(metadata.get("creationTimestamp")),
         executors=running,
-        detail=_detail(driver) if driver.status else "",
+        detail=reason.text() if reason is not None else "",
+        state=state,
+        reason=reason,
+        app_id=app or "",
+        run=labels.get(RUN_LABEL, labels.get(SUBMISSION_LABEL, "")),
+        attempt=_attempt(labels),
+        ended=ended_at(driver),
+        manifest=driver,
     )
 
 
-def _newest_first(pods: Iterable[Any]) -> list[Any]:
+def newest_first(pods: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
     oldest = datetime.min.replace(tzinfo=timezone.utc)
-    return sorted(pods, key=lambda pod: pod.metadata.creation_timestamp or oldest, reverse=True)
+    return sorted(
+        pods, key=lambda pod: parse_time((pod.get("metadata") or {}).get("creationTimestamp")) or oldest, reverse=True
+    )
 
 
-def _drivers_with_statuses(core: Any, namespace: str, job: str | None) -> list[tuple[Any, DriverStatus]]:
-    drivers = _call(
-        "list drivers", core.list_namespaced_pod, namespace, label_selector=_label_selector("driver", job=job)
-    ).items
-    executors = _call(
-        "list executors", core.list_namespaced_pod, namespace, label_selector=_label_selector("executor", job=job)
-    ).items
-    return [(driver, summarize(driver, executors)) for driver in _newest_first(drivers) if JOB_LABEL in _labels(driver)]
+def _drivers_with_statuses(core: Any, namespace: str, job: str | None) -> list[DriverStatus]:
+    drivers = list_pods(core, namespace, label_selector("driver", job=job), "list drivers")
+    executors = list_pods(core, namespace, label_selector("executor", job=job), "list executors")
+    return [summarize(driver, executors) for driver in newest_first(drivers) if JOB_LABEL in labels_of(driver)]
 
 
 def job_statuses(core: Any, namespace: str, job: str | None = None) -> list[DriverStatus]:
     """Every driver of `job` (or of every submitted job), newest first."""
-    return [status for _, status in _drivers_with_statuses(core, namespace, job)]
+    return _drivers_with_statuses(core, namespace, job)
 
 
 def latest_status(core: Any, namespace: str, job: str, explain: bool = False) -> DriverStatus:
-    """The newest driver's status; with `explain`, a Pending driver's detail says why it waits."""
+    """The newest driver's status; with `explain`, a Pending driver's detail says why it waits
+    (its events read too)."""
     found = _drivers_with_statuses(core, namespace, job)
     if not found:
         raise KubeError(f"no driver pod for job {job} in namespace {namespace}; `python -m jobs list` shows the jobs")
-    driver, status = found[0]
-    if explain and status.phase == "Pending":
-        reason = driver_wait_reason(core, namespace, driver)
+    status = found[0]
+    if explain and status.phase == "Pending" and status.manifest is not None:
+        reason = driver_wait_reason(core, namespace, status.manifest)
         if reason is not None:
-            return replace(status, detail=reason.text())
+            return replace(status, detail=reason.text(), reason=reason)
     return status
 
 
-def _age(created: datetime | None, now: datetime) -> str:
+def age_text(created: datetime | None, now: datetime) -> str:
     if created is None:
         return "?"
     seconds = max(0, int((now - created).total_seconds()))
@@ -235,38 +396,45 @@ def _age(created: datetime | None, now: datetime) -> str:
     return f"{seconds}s"
 
 
-def render_table(statuses: Iterable[DriverStatus], now: datetime) -> str:
-    """`list`: one row per driver, columns aligned."""
-    header = ("JOB", "DRIVER POD", "PHASE", "EXECUTORS", "AGE", "SUBMISSION", "DETAIL")
-    rows = [header] + [
-        (s.job, s.pod, s.phase, str(s.executors), _age(s.created, now), s.submission, s.detail) for s in statuses
-    ]
-    widths = [max(len(row[column]) for row in rows) for column in range(len(header))]
-    return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows)
-
-
 def status_line(status: DriverStatus, now: datetime) -> str:
     detail = f" ({status.detail})" if status.detail else ""
     executors = "1 executor" if status.executors == 1 else f"{status.executors} executors"
-    return f"{status.job}: {status.pod} {status.phase}{detail}, {executors} running, age {_age(status.created, now)}"
+    return f"{status.job}: {status.pod} {status.phase}{detail}, {executors} running, age {age_text(status.created, now)}"
 
 
-def kill(core: Any, namespace: str, job: str) -> list[str]:
+def status_json(status: DriverStatus) -> dict[str, Any]:
+    return {
+        "job": status.job, "submission": status.submission, "run": status.run, "attempt": status.attempt,
+        "state": status.state, "reason": status.detail, "cause": status.reason.cause if status.reason else "",
+        "pod": status.pod, "phase": status.phase, "appId": status.app_id, "executors": status.executors,
+        "created": status.created.isoformat() if status.created else None,
+        "ended": status.ended.isoformat() if status.ended else None,
+    }
+
+
+def active_drivers(core: Any, namespace: str, job: str) -> list[DriverStatus]:
+    return [s for s in job_statuses(core, namespace, job) if s.phase in ACTIVE_PHASES]
+
+
+def kill(core: Any, namespace: str, job: str, drivers: Sequence[DriverStatus] | None = None) -> list[str]:
     """Delete the job's active drivers; Spark's owner references take the executors with them."""
-    active = [s for s in job_statuses(core, namespace, job) if s.phase in ACTIVE_PHASES]
+    active = list(drivers) if drivers is not None else active_drivers(core, namespace, job)
     if not active:
         raise KubeError(f"job {job} has no pending or running driver in namespace {namespace}; nothing to kill")
     for status in active:
-        _call(f"delete {status.pod}", core.delete_namespaced_pod, status.pod, namespace)
+        call(f"delete {status.pod}", core.delete_namespaced_pod, status.pod, namespace)
     return [status.pod for status in active]
 
 
-def write_logs(core: Any, namespace: str, job: str, follow: bool, out: TextIO) -> None:
-    """The newest driver's log; with `follow`, streamed until the driver ends."""
-    pod = latest_status(core, namespace, job).pod
+# --- logs --------------------------------------------------------------------------------
+
+
+def write_pod_log(core: Any, namespace: str, pod: str, container: str, follow: bool, out: TextIO) -> None:
+    """A pod's log; with `follow`, streamed until the container ends."""
     # Raw bytes, decoded here: the client (36.x) turns a preloaded log into "b'...'" text.
-    response = _call(
-        f"logs of {pod}", core.read_namespaced_pod_log, pod, namespace, follow=follow, _preload_content=False
+    response = call(
+        f"logs of {pod}", core.read_namespaced_pod_log, pod, namespace, container=container, follow=follow,
+        _preload_content=False,
     )
     try:
         for chunk in response.stream(amt=4096, decode_content=True):
@@ -274,6 +442,26 @@ def write_logs(core: Any, namespace: str, job: str, follow: bool, out: TextIO) -
             out.flush()
     finally:
         response.release_conn()
+
+
+def pod_log(core: Any, namespace: str, pod: str, container: str, tail_lines: int | None = None) -> str:
+    """A pod's whole log (or its last `tail_lines`) as text."""
+    kwargs: dict[str, Any] = {"container": container, "_preload_content": False}
+    if tail_lines is not None:
+        kwargs["tail_lines"] = tail_lines
+    response = call(f"logs of {pod}", core.read_namespaced_pod_log, pod, namespace, **kwargs)
+    try:
+        return response.data.decode("utf-8", errors="replace")
+    finally:
+        response.release_conn()
+
+
+def write_logs(core: Any, namespace: str, job: str, follow: bool, out: TextIO) -> None:
+    """The newest driver's log; with `follow`, streamed until the driver ends."""
+    write_pod_log(core, namespace, latest_status(core, namespace, job).pod, DRIVER_CONTAINER, follow, out)
+
+
+# --- following a submission ----------------------------------------------------------------
 
 
 def _seconds_text(seconds: float) -> str:
@@ -296,37 +484,41 @@ def follow_submission(
     """Poll one submission's driver until it ends, keeping one live status line; its final status.
 
     A Pending driver's line says why it waits (waiting_reason); an image that cannot be pulled
-    ends the follow at once, and `timeout` (seconds) bounds the whole wait."""
+    ends the follow at once, and `timeout` (seconds) bounds the whole wait. A driver that
+    vanishes (deleted, or garbage-collected with its node) ends as FAILED with the reason last
+    seen on it (a DisruptionTarget condition, for a lost node), else cause `deleted`."""
     live = out.isatty()
     started = clock()
     last_line = ""
+    last: DriverStatus | None = None
     while True:
-        drivers = _call(
-            "follow driver",
-            core.list_namespaced_pod,
-            namespace,
-            label_selector=_label_selector("driver", job=job, submission=submission),
-        ).items
+        drivers = list_pods(core, namespace, label_selector("driver", job=job, submission=submission), "follow driver")
         if not drivers:
-            if last_line:
-                raise KubeError(f"the driver of submission {submission} was deleted while running (last seen: {last_line})")
+            if last is not None:
+                if live:
+                    out.write("\n")
+                reason = last.reason if last.reason is not None and last.reason.cause else WaitReason(
+                    "deleted while running", f"last seen: {_without_age(last_line)}", True, CAUSE_DELETED
+                )
+                reason = replace(reason, fatal=True)
+                gone = replace(last, state=FAILED, reason=reason, detail=f"driver pod gone: {reason.text()}")
+                out.write(f"{job}: {last.pod} is gone ({reason.text()})\n")
+                out.flush()
+                return gone
             if clock() - started > appear_timeout:
                 raise KubeError(
                     f"no driver pod for submission {submission} appeared in namespace {namespace} "
                     f"within {appear_timeout:.0f}s; check `python -m jobs list`"
                 )
         else:
-            driver = _newest_first(drivers)[0]
-            executors = _call(
-                "follow executors",
-                core.list_namespaced_pod,
-                namespace,
-                label_selector=_label_selector("executor", job=job, submission=submission),
-            ).items
-            status = summarize(driver, executors)
-            reason = driver_wait_reason(core, namespace, driver) if status.phase == "Pending" else None
-            if reason is not None:
-                status = replace(status, detail=reason.text())
+            driver = newest_first(drivers)[0]
+            executors = list_pods(
+                core, namespace, label_selector("executor", job=job, submission=submission), "follow executors"
+            )
+            phase = (driver.get("status") or {}).get("phase")
+            events = pod_events(core, namespace, name_of(driver)) if phase == "Pending" else ()
+            status = summarize(driver, executors, events)
+            last = status
             line = status_line(status, datetime.now(timezone.utc))
             if live:
                 out.write("\r\033[K" + line)
@@ -334,14 +526,9 @@ def follow_submission(
                 out.write(line + "\n")
             out.flush()
             last_line = line
-            if status.phase in FINISHED_PHASES or (reason is not None and reason.fatal):
+            if status.state in FINAL_STATES:
                 if live:
                     out.write("\n")
-                if reason is not None and reason.fatal:
-                    raise KubeError(
-                        f"{job}: driver {status.pod} cannot start ({reason.text()}); check that the image is in the "
-                        f"repository, then `python -m jobs kill {job}` removes the pod"
-                    )
                 return status
         if timeout is not None and clock() - started > timeout:
             state = f"{last_line.split(': ', 1)[-1]}" if last_line else "no driver pod yet"

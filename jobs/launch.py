@@ -85,7 +85,7 @@ def s3_client(region: str) -> Any:
     return boto3.session.Session(region_name=region).client("s3")
 
 
-def _s3_failure(action: str, error: Exception) -> LaunchError:
+def s3_failure(action: str, error: Exception) -> LaunchError:
     from botocore.exceptions import ClientError, NoCredentialsError, NoRegionError, PartialCredentialsError
 
     if isinstance(error, (NoCredentialsError, PartialCredentialsError)):
@@ -100,35 +100,51 @@ def _s3_failure(action: str, error: Exception) -> LaunchError:
     return LaunchError(f"{action}: {error.__class__.__name__}: {first_line}", EXIT_FAILED)
 
 
-def _s3_call(action: str, call: Any, **kwargs: Any) -> Any:
+def s3_call(action: str, call: Any, **kwargs: Any) -> Any:
     from botocore.exceptions import BotoCoreError, ClientError
 
     try:
         return call(**kwargs)
     except (BotoCoreError, ClientError) as error:
-        raise _s3_failure(action, error) from None
+        raise s3_failure(action, error) from None
 
 
 def output_holds_objects(s3: Any, output_uri: str) -> bool:
     """True when the output prefix (or an object with exactly that key) already exists."""
     bucket, prefix = output_location(output_uri)
-    listing = _s3_call(f"output {output_uri}", s3.list_objects_v2, Bucket=bucket, Prefix=prefix, MaxKeys=1)
+    listing = s3_call(f"output {output_uri}", s3.list_objects_v2, Bucket=bucket, Prefix=prefix, MaxKeys=1)
     if listing.get("KeyCount", 0) > 0:
         return True
     if prefix:
-        exact = _s3_call(
+        exact = s3_call(
             f"output {output_uri}", s3.list_objects_v2, Bucket=bucket, Prefix=prefix.rstrip("/"), MaxKeys=1
         )
         return any(item["Key"] == prefix.rstrip("/") for item in exact.get("Contents", []))
     return False
 
 
-def guard_output(s3: Any, output_uri: str, overwrite: bool) -> None:
-    if not overwrite and output_holds_objects(s3, output_uri):
+def guard_output(
+    s3: Any, output_uri: str, overwrite: bool, *, own_run: tuple[str, str] | None = None,
+    claim: Mapping[str, Any] | None = None,
+) -> None:
+    """Refuse an output that already holds objects, unless --overwrite, or unless they are the
+    partial output of an earlier attempt of the same run: `own_run` is (job, run) of a retry and
+    `claim` the output's claim in the bucket (jobs.records), which every attempt writes before it
+    submits; a claim by any other job or run (a later `--overwrite` submission) refuses."""
+    if overwrite or not output_holds_objects(s3, output_uri):
+        return
+    if own_run is not None and claim is not None and (claim.get("job"), claim.get("run")) == own_run:
+        return
+    if own_run is not None:
+        taken = f"job {claim.get('job')}, run {claim.get('run')}" if claim else "nothing this run recorded"
         raise LaunchError(
-            f"output: {output_uri} already holds objects; choose a new output (--set output=...) "
-            "or pass --overwrite to replace them"
+            f"output: {output_uri} holds objects that no earlier attempt of run {own_run[1]} claimed (last claim: "
+            f"{taken}); not retrying over them", EXIT_FAILED,
         )
+    raise LaunchError(
+        f"output: {output_uri} already holds objects; choose a new output (--set output=...) "
+        "or pass --overwrite to replace them"
+    )
 
 
 def ensure_folder(s3: Any, uri: str) -> str:
@@ -141,7 +157,7 @@ def ensure_folder(s3: Any, uri: str) -> str:
     bucket's expiry rule spares zero-byte objects (infra/storage.py); the marker is still put
     before every submission, so one deleted by hand cannot fail the next job."""
     bucket, prefix = output_location(uri)
-    _s3_call(f"event log folder {uri}", s3.put_object, Bucket=bucket, Key=prefix, Body=b"")
+    s3_call(f"event log folder {uri}", s3.put_object, Bucket=bucket, Key=prefix, Body=b"")
     return prefix
 
 
@@ -165,7 +181,7 @@ def presigned_url(region: str, upload: AppUpload, seconds: int = PRESIGNED_SECON
     from botocore.config import Config
 
     client = boto3.session.Session(region_name=region).client("s3", config=Config(signature_version="s3v4"))
-    return _s3_call(
+    return s3_call(
         f"presign {upload.s3_uri}", client.generate_presigned_url, ClientMethod="get_object",
         Params={"Bucket": upload.bucket, "Key": upload.key}, ExpiresIn=seconds,
     )
@@ -180,10 +196,10 @@ def upload_app(s3: Any, upload: AppUpload) -> bool:
         return False
     except ClientError as error:
         if error.response.get("Error", {}).get("Code") not in ("404", "NoSuchKey", "NotFound"):
-            raise _s3_failure(f"upload {upload.s3_uri}", error) from None
+            raise s3_failure(f"upload {upload.s3_uri}", error) from None
     except Exception as error:  # BotoCoreError: credentials, endpoint
-        raise _s3_failure(f"upload {upload.s3_uri}", error) from None
-    _s3_call(
+        raise s3_failure(f"upload {upload.s3_uri}", error) from None
+    s3_call(
         f"upload {upload.s3_uri}",
         s3.put_object,
         Bucket=upload.bucket,

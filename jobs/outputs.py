@@ -34,6 +34,7 @@ OUTPUT_KEYS = {
     "sparkRoleArn": "spark_role_arn",
     "s3AccessVia": "s3_access_via",
     "nodeGroups": "node_groups",
+    "historyServer": "history_server",
 }
 SUBMIT_KEYS = (
     "apiServerUrl",
@@ -46,6 +47,8 @@ SUBMIT_KEYS = (
     "s3AccessVia",
 )
 KUBE_KEYS = ("kubeconfig", "sparkNamespace")
+# Where the submitter keeps records and saved logs: used by the kube commands when present.
+BUCKET_KEYS = ("bucketName", "region")
 S3_ACCESS_MODES = ("irsa", "nodeRole")
 # What `pulumi stack output --json` prints for a secret without --show-secrets.
 HIDDEN_SECRET = "[secret]"
@@ -80,6 +83,8 @@ class StackOutputs:
     spark_role_arn: str = ""
     s3_access_via: str = ""
     node_groups: Any = None
+    # {namespace, service, port, podSelector} of the History Server; absent when history.enabled is false.
+    history_server: Any = None
 
 
 def _fix(source: str) -> str:
@@ -229,9 +234,12 @@ def _check_values(outputs: StackOutputs, needed: set[str], source: str) -> None:
             )
 
 
-def parse_outputs(raw: Mapping[str, Any], *, required: Iterable[str], source: str) -> StackOutputs:
-    """Stack outputs from their JSON form; every key in `required` must be present and usable."""
-    needed = set(required)
+def parse_outputs(
+    raw: Mapping[str, Any], *, required: Iterable[str], source: str, optional: Iterable[str] = ()
+) -> StackOutputs:
+    """Stack outputs from their JSON form; every key in `required` must be present and usable,
+    and every key in `optional` usable when present."""
+    needed = set(required) | {key for key in optional if raw.get(key) not in (None, "")}
     source = plain(source, limit=None)
     values: dict[str, Any] = {}
     for key, attribute in OUTPUT_KEYS.items():
@@ -242,7 +250,7 @@ def parse_outputs(raw: Mapping[str, Any], *, required: Iterable[str], source: st
                     state = "missing from" if key not in raw else "empty in"
                     raise OutputsError(f"stack output kubeconfig is {state} {source}; {_fix(source)}")
                 values[attribute] = parse_kubeconfig(raw[key], source)
-        elif key == "nodeGroups":
+        elif key in ("nodeGroups", "historyServer"):
             values[attribute] = raw.get(key)
         else:
             values[attribute] = _text(raw, key, source, key in needed)
@@ -296,14 +304,17 @@ def read_stack(stack_name: str) -> dict[str, Any]:
     return outputs
 
 
-def load_outputs(*, outputs_file: Path | None, stack: str | None, required: Iterable[str]) -> StackOutputs:
+def load_outputs(
+    *, outputs_file: Path | None, stack: str | None, required: Iterable[str], optional: Iterable[str] = ()
+) -> StackOutputs:
     """Outputs from exactly one of --outputs FILE / --stack NAME."""
     if outputs_file is not None and stack is not None:
         raise OutputsError("pass either --outputs FILE or --stack NAME, not both")
     if outputs_file is not None:
-        return parse_outputs(read_outputs_file(outputs_file), required=required, source=str(outputs_file))
+        return parse_outputs(read_outputs_file(outputs_file), required=required, source=str(outputs_file),
+                             optional=optional)
     if stack is not None:
-        return parse_outputs(read_stack(stack), required=required, source=f"stack {stack}")
+        return parse_outputs(read_stack(stack), required=required, source=f"stack {stack}", optional=optional)
     raise OutputsError(
         "this command needs the stack's outputs: pass --outputs FILE (from `pulumi stack output --json "
         "--show-secrets`) or --stack NAME"

@@ -20,7 +20,7 @@ from typing import Any, Callable, Iterator
 import pytest
 
 from tests import pulumi_recorder
-from tests.k8s_recorder import K8sRecorder, RunningRecorder
+from tests.k8s_recorder import FakeNamespace, K8sRecorder, RunningRecorder
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TEST_REGION = "us-west-2"
@@ -116,6 +116,20 @@ def bucket(aws_env: str) -> str:
 def recorder() -> Iterator[K8sRecorder]:
     with RunningRecorder() as running:
         yield running
+
+
+@pytest.fixture
+def cluster(recorder: K8sRecorder) -> FakeNamespace:
+    """The recorder serving a `spark` namespace whose pods and objects a test adds (FakeNamespace)."""
+    return FakeNamespace().install(recorder)
+
+
+def kube_outputs(tmp_path: Path, server: str, **extra: Any) -> Path:
+    """An outputs file for the commands that only talk to the cluster (and, given bucketName and
+    region in `extra`, to the bucket): kubeconfig and namespace."""
+    path = tmp_path / f"outputs-{uuid.uuid4().hex[:6]}.json"
+    path.write_text(json.dumps({"kubeconfig": json.dumps(kubeconfig_for(server)), "sparkNamespace": "spark", **extra}))
+    return path
 
 
 def kubeconfig_for(server: str) -> dict[str, Any]:

@@ -148,6 +148,12 @@ def coredns_pod(plan: Plan) -> dict[str, Any]:
     return {"tolerations": COREDNS_DEFAULT_TOLERATIONS, "affinity": COREDNS_DEFAULT_AFFINITY, **configured}
 
 
+def history_pod(plan: Plan) -> dict[str, Any]:
+    """The History Server's pod spec, as its Deployment declares it (infra/history.py)."""
+    [deployment] = [r for r in plan.of_type("kubernetes:apps/v1:Deployment") if "history" in r.name]
+    return deployment.inputs["spec"]["template"]["spec"]
+
+
 @pytest.fixture(scope="module")
 def dev() -> Plan:
     return stack_plan("dev")
@@ -163,11 +169,13 @@ def dev_with_arm64() -> Plan:
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
 def test_the_add_ons_land_on_the_system_group_only(stack: str) -> None:
-    """CoreDNS (nodeSelector and tolerations in its add-on configuration) and the cluster-autoscaler
-    (chart values) fit the system group's template node and no other."""
+    """CoreDNS (nodeSelector and tolerations in its add-on configuration), the cluster-autoscaler
+    (chart values) and the Spark History Server (its Deployment) fit the system group's template
+    node and no other."""
     plan = stack_plan(stack)
     assert landing(coredns_pod(plan), plan) == {"system"}
     assert landing(autoscaler_pod(plan), plan) == {"system"}
+    assert landing(history_pod(plan), plan) == {"system"}
 
 
 def test_spark_pods_never_land_on_the_system_group(dev_with_arm64: Plan) -> None:
@@ -245,7 +253,7 @@ def test_the_prod_examples_arm64_group_plans_and_passes_the_pack() -> None:
     assert (arm64["capacityType"], arm64["amiType"]) == ("SPOT", "AL2023_ARM_64_STANDARD")
     assert {instance_architecture(t) for t in arm64["instanceTypes"]} == {"arm64"}
     assert mandatory(check_plan(plan.as_json(), "prod")) == []
-    assert "executors-arm64" in only(plan, "kubernetes:core/v1:ConfigMap").inputs["data"]["priorities"]
+    assert "executors-arm64" in plan.named("autoscaler-priorities").inputs["data"]["priorities"]
 
 
 # --- 5. the instance table -------------------------------------------------------------------------------

@@ -207,7 +207,7 @@ def test_the_stack_declares_the_configmap_the_chart_would_not(dev: Plan) -> None
     `expanderPriorities` is set (templates/priority-expander-configmap.yaml), so it is left unset and
     the stack's is the only one; with `priority` among the expanders the chart's Role grants get, list
     and watch on it (templates/role.yaml, charts 9.53.0 and 9.59.0)."""
-    config_map = only(dev, CONFIG_MAP).inputs
+    config_map = dev.named("autoscaler-priorities").inputs
     assert config_map["metadata"] == {"name": CONFIG_MAP_NAME, "namespace": "kube-system"}
     config = parsed(config_map["data"][CONFIG_MAP_KEY])
     names = {key: f"eks-nodegroups-{key}-asg" for key in ("system", "drivers", "executors")}  # the plan's mock ASGs
@@ -230,12 +230,12 @@ def test_the_dev_stacks_graviton_tier_grows_first(dev: Plan) -> None:
     tiers |= {f"executors-{name}": group["instanceTypes"] for name, group in config["spark-eks-spot:extraExecutorGroups"].items()}
     per_vcpu = {key: fmean(spot[t] for t in types if t in spot) / instance_size(types[0]).vcpu for key, types in tiers.items()}
     assert sorted(per_vcpu, key=per_vcpu.__getitem__) == ["executors-arm64", "executors"]
-    priorities = parsed(only(dev, CONFIG_MAP).inputs["data"][CONFIG_MAP_KEY])
+    priorities = parsed(dev.named("autoscaler-priorities").inputs["data"][CONFIG_MAP_KEY])
     given = {key: chosen(priorities, f"eks-nodegroups-{key}-asg") for key in (*tiers, "drivers", "system")}
     assert given["executors-arm64"] == max(priorities) > given["executors"] > given["drivers"] == given["system"]
 
 
 def test_without_the_priority_expander_there_is_no_configmap() -> None:
     plan = plan_with("dev", autoscaler={"expander": "least-waste"})
-    assert not plan.of_type(CONFIG_MAP)
+    assert not [r.name for r in plan.of_type(CONFIG_MAP) if r.inputs["metadata"]["name"] == CONFIG_MAP_NAME]
     assert only(plan, "kubernetes:helm.sh/v3:Release").inputs["values"]["extraArgs"]["expander"] == "least-waste"

@@ -372,7 +372,8 @@ def test_every_resource_is_a_child_of_a_component(dev: Plan) -> None:
     """Only components and providers sit at the stack's top level; everything else has parent=self."""
     top_level = {r.name for r in dev.resources if r.parent_type in ("pulumi:pulumi:Stack", "")}
     components = {r.name for r in dev.resources if r.type.startswith("spark-eks-spot:infra:") and r.parent_type == "pulumi:pulumi:Stack"}
-    assert components == {"network", "storage", "nodes", "cluster", "nodegroups", "addons", "spark-s3", "autoscaler", "spark"}
+    assert components == {"network", "storage", "nodes", "cluster", "nodegroups", "addons", "spark-s3", "autoscaler", "spark",
+                          "history"}
     assert top_level == components | {"aws"}
     children = [r for r in dev.resources if r.name not in top_level]
     assert children and all(r.parent_type.startswith(("spark-eks-spot:infra:", "eks:index:")) for r in children)

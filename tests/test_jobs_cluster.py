@@ -245,8 +245,12 @@ def test_status_and_list(recorder: K8sRecorder, kube_outputs: Path, cluster_pods
     assert line.startswith(f"wordcount: {driver} Running, 2 executors running, age ")
     assert main(["list", "--outputs", str(kube_outputs)]) == 0
     table = capsys.readouterr().out.strip().splitlines()
-    assert table[0].split() == ["JOB", "DRIVER", "POD", "PHASE", "EXECUTORS", "AGE", "SUBMISSION", "DETAIL"]
-    assert table[1].split()[:4] == ["wordcount", driver, "Running", "2"]
+    assert table[0].split() == ["JOB", "SUBMISSION", "ATTEMPT", "STATE", "START", "END", "EXECUTORS", "DRIVER", "POD",
+                                "REASON"]
+    submission = cluster_pods[0]["metadata"]["labels"]["spark-eks-spot/submission"]
+    row = table[1].split()
+    assert row[:4] == ["wordcount", submission, "1", "RUNNING"]
+    assert row[-3:] == ["2", driver, "-"]
     assert main(["status", "other-job", "--outputs", str(kube_outputs)]) == 1
     assert capsys.readouterr().err == (
         f"jobs: no driver pod for job other-job in namespace {NAMESPACE}; `python -m jobs list` shows the jobs\n"
@@ -261,7 +265,7 @@ def test_failed_driver_status_exits_1_with_the_reason(recorder: K8sRecorder, kub
         "state": {"terminated": {"exitCode": 1, "reason": "Error"}}}])
     recorder.route("GET", PODS, pod_list_route(lambda: [failed]))
     assert main(["status", "wordcount", "--outputs", str(kube_outputs)]) == 1
-    assert "Failed (Error, exit code 1), 0 executors running" in capsys.readouterr().out
+    assert "Failed (exit code 1: Error), 0 executors running" in capsys.readouterr().out
 
 
 def test_logs(recorder: K8sRecorder, kube_outputs: Path, cluster_pods: list[dict[str, Any]],
@@ -326,10 +330,14 @@ def test_follow_gives_up_when_no_driver_appears(recorder: K8sRecorder) -> None:
 
 
 def test_follow_reports_a_deleted_driver(recorder: K8sRecorder, cluster_pods: list[dict[str, Any]]) -> None:
-    """A driver that vanishes mid-run (killed, evicted) ends the follow with one line, not a timeout."""
+    """A driver that vanishes mid-run with nothing on it saying why ends the follow as FAILED,
+    cause `deleted`, with what was last seen; not as a timeout."""
     answers = iter([[cluster_pods[0]], [], []])
     recorder.route("GET", PODS, pod_list_route(lambda: next(answers)))
     submission_id = cluster_pods[0]["metadata"]["labels"]["spark-eks-spot/submission"]
-    with pytest.raises(KubeError, match=f"the driver of submission {submission_id} was deleted while running"):
-        follow_submission(core_api(kubeconfig_for(recorder.url)), NAMESPACE, "wordcount", submission_id,
-                          out=io.StringIO(), interval=0, sleep=lambda s: None)
+    out = io.StringIO()
+    final = follow_submission(core_api(kubeconfig_for(recorder.url)), NAMESPACE, "wordcount", submission_id,
+                              out=out, interval=0, sleep=lambda s: None)
+    assert (final.state, final.reason.cause, final.reason.reason) == ("FAILED", "deleted", "deleted while running")
+    assert final.reason.message == f"last seen: wordcount: {cluster_pods[0]['metadata']['name']} Running, 0 executors running"
+    assert out.getvalue().splitlines()[-1].startswith(f"wordcount: {cluster_pods[0]['metadata']['name']} is gone (")

@@ -99,6 +99,10 @@ SUBMITTER_ADDITIONS = [
     "spark.kubernetes.executor.label.spark-eks-spot/job=wordcount",
     "spark.kubernetes.driver.label.spark-eks-spot/submission=<submission>",
     "spark.kubernetes.executor.label.spark-eks-spot/submission=<submission>",
+    "spark.kubernetes.driver.label.spark-eks-spot/run=<submission>",
+    "spark.kubernetes.driver.label.spark-eks-spot/attempt=1",
+    "spark.driver.log.persistToDfs.enabled=true",
+    "spark.driver.log.dfsDir=s3a://<bucket>/spark-events/driver-logs/",
     "spark.kubernetes.submission.waitAppCompletion=false",
 ]
 

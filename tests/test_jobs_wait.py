@@ -17,6 +17,7 @@ import pytest
 
 from jobs.__main__ import main
 from jobs.kube import KubeError, core_api, follow_submission, waiting_reason
+from jobs.runs import failure_line
 from tests.conftest import kubeconfig_for
 from tests.k8s_recorder import K8sRecorder, event_list_route, pod_list_route
 
@@ -113,11 +114,12 @@ def test_an_unschedulable_driver_is_explained_and_the_timeout_ends_the_wait(reco
 
 
 def test_an_image_that_cannot_be_pulled_ends_the_wait_at_once(recorder: K8sRecorder) -> None:
+    """A driver in ImagePullBackOff never starts: the follow ends at the first poll with state
+    FAILED (cause image), and `submit --wait` says what to check and how to remove the pod."""
     pulled = waiting("ImagePullBackOff", 'Back-off pulling image "repo/spark:t"')
-    with pytest.raises(KubeError) as raised:
-        follow(recorder, lambda: [driver(pulled)], [])
-    assert raised.value.exit_code == 1
-    assert str(raised.value) == (
+    final, _ = follow(recorder, lambda: [driver(pulled)], [])
+    assert (final.state, final.reason.cause) == ("FAILED", "image")
+    assert failure_line("wordcount", final) == (
         f'wordcount: driver {DRIVER} cannot start (ImagePullBackOff: Back-off pulling image "repo/spark:t"); '
         "check that the image is in the repository, then `python -m jobs kill wordcount` removes the pod"
     )
