@@ -216,7 +216,7 @@ def test_results_keep_every_other_figure(tmp_path: Path) -> None:
         "drill": {"graceSeconds": 5},
     }
     results.write_text("{broken")
-    with pytest.raises(cli.DrillError, match="is not JSON; fix or remove it"):
+    with pytest.raises(cli.BadInput, match="is not a JSON object; fix or remove it"):
         cli.write_results(results, {})
     assert results.read_text() == "{broken"
 
@@ -230,18 +230,28 @@ def test_bench_keeps_the_drill_figures(tmp_path: Path, monkeypatch: pytest.Monke
     assert json.loads(results.read_text())["drill"] == {"graceSeconds": 5}
 
 
-def test_quick_writes_no_results_and_bad_grace_is_refused(
+def test_quick_writes_no_results_and_bad_input_stops_before_spark(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     """`bench drill --quick` never writes results; a full run writes the results file; a
-    grace of 0 s is refused with one line and exit 2 before Spark starts."""
+    grace of 0 s, a work folder that is a file and a results file that is not JSON are each
+    refused with one line and exit 2 before any Spark runs."""
     seen: list[tuple[bool, Path | None]] = []
     monkeypatch.setattr(cli, "drill", lambda quick, grace, work, output: seen.append((quick, output)) or 0)
     assert bench_main.main(["drill", "--quick", "--work-dir", str(tmp_path)]) == 0
     assert bench_main.main(["drill", "--work-dir", str(tmp_path)]) == 0
     assert seen == [(True, None), (False, cli.RESULTS)]
-    assert bench_main.main(["drill", "--grace", "0"]) == 2
-    assert capsys.readouterr().err == "bench drill: error: --grace must be more than 0 seconds\n"
+    capsys.readouterr()
+    broken = tmp_path / "broken.json"
+    broken.write_text("[1, 2]")
+    for argv, message in (
+        (["--grace", "0"], "--grace must be more than 0 seconds"),
+        (["--work-dir", str(broken)], f"--work-dir: {broken} is a file; give a folder (it is created if missing)"),
+        (["--output", str(broken)], f"--output: {broken} is not a JSON object; fix or remove it (the drill will not overwrite it)"),
+    ):
+        assert bench_main.main(["drill", *argv]) == 2
+        assert capsys.readouterr().err == f"bench drill: error: {message}\n"
+    assert len(seen) == 2 and broken.read_text() == "[1, 2]"
 
 
 # --- one small real interrupted run -----------------------------------------------------------
@@ -264,6 +274,9 @@ def test_interrupted_word_count_still_counts_every_word(tmp_path: Path) -> None:
     driver_log = (tmp_path / "wordcount" / "decommissioning" / "spark-submit.log").read_text()
     assert f"Received executor {interruption.executor_id} decommissioned message" in driver_log
     assert result.figures.executors_added >= 3
+    # The executors' logs moved out of the installed pyspark package into the run's folder.
+    assert not (spark.home / "work" / result.figures.app_id).exists()
+    assert (tmp_path / "wordcount" / "decommissioning" / "executors").is_dir()
     assert set(result.figures.executors_lost) <= {interruption.executor_id}
     counted = dict(line.decode().split(",") for line in result.rows if line != b"word,count")
     assert {word: int(count) for word, count in counted.items()} == python_word_count(tmp_path / "data" / "reviews-20000.tsv")

@@ -37,8 +37,8 @@ RESULTS = Path(__file__).resolve().parent.parent / "results.json"
 EXECUTORS = 3
 MASTER = f"local-cluster[{EXECUTORS},1,1024]"
 
-FULL_WORDCOUNT_ROWS = 400_000
-FULL_SHUFFLE_ROWS = 4_000_000
+FULL_WORDCOUNT_ROWS = 600_000
+FULL_SHUFFLE_ROWS = 8_000_000
 QUICK_WORDCOUNT_ROWS = 60_000
 # Spot gives two minutes' notice and Spark 4.1+ gives an executor pod 30 s to stop
 # (spark.kubernetes.executor.terminationGracePeriodSeconds): about a tenth of a five-minute
@@ -82,6 +82,9 @@ def base_conf() -> dict[str, str]:
         # halves them here (as `jobs submit --local` does for its driver).
         "spark.driver.extraJavaOptions": "-XX:TieredStopAtLevel=1",
         "spark.executor.extraJavaOptions": "-XX:TieredStopAtLevel=1",
+        # Running tasks' metrics reach the driver with each heartbeat (10 s by default): at 1 s
+        # the drill sees a shuffle read start, not only its first finished task.
+        "spark.executor.heartbeatInterval": "1s",
     }
 
 
@@ -114,8 +117,10 @@ def run_workload(
             grace=grace,
         )
         if outcome.exit_code != 0:
+            print(outcome.log_tail, file=sys.stderr)
             raise DrillError(
-                f"{workload.name} ({mode.label}) exited {outcome.exit_code}; the end of its log:\n{outcome.log_tail}"
+                f"{workload.name} ({mode.label}): spark-submit exited {outcome.exit_code} (the end of its log is above; "
+                f"--work-dir keeps all of it)"
             )
         results.append(RunResult(mode, outcome, read_figures(outcome.event_log), output_rows(output)))
     return results
@@ -144,7 +149,7 @@ ROWS: tuple[tuple[str, Callable[[RunResult], str]], ...] = (
     ("interrupted: killed / exited / outlived job", _ends_cell),
     ("executors lost (decommissioned)", lambda r: f"{len(r.figures.executors_lost)} ({r.figures.decommissioned})"),
     ("tasks failed", lambda r: str(r.figures.tasks_failed)),
-    ("finished tasks lost (Resubmitted)", lambda r: str(r.figures.outputs_lost)),
+    ("finished tasks re-run (of them migrated)", lambda r: f"{r.figures.outputs_lost} ({r.figures.rerun_though_migrated})"),
     ("task re-runs", lambda r: str(r.figures.task_reruns)),
     ("task time wasted (s)", lambda r: f"{r.figures.wasted_task_seconds:.1f}"),
     ("stages re-attempted", lambda r: str(r.figures.stage_reattempts)),
@@ -171,33 +176,47 @@ def table(workload: Workload, results: list[RunResult], grace: float) -> str:
     return "\n".join([title, *text])
 
 
+def _why_reruns(result: RunResult) -> str:
+    """What the event log says the decommissioning run re-ran, and why."""
+    figures = result.figures
+    why = [f"{count} attempts failed with {reason}" for reason, count in figures.failed_tasks.items()]
+    signalled = {interruption.executor_id: interruption.signalled_epoch_ms for interruption in result.outcome.interruptions}
+    late = sum(
+        lost.migrated_to is None and lost.finished_ms >= signalled.get(lost.executor, lost.finished_ms + 1)
+        for lost in figures.lost_outputs
+    )
+    if figures.outputs_lost:
+        why.append(f"{figures.outputs_lost} finished map tasks re-run (Resubmitted)")
+    if figures.rerun_though_migrated:
+        why.append(
+            f"{figures.rerun_though_migrated} of them although their output had moved to a peer: Spark keeps "
+            "a decommissioned executor's output only if it moved to another host, and every local-cluster "
+            "executor is on 127.0.0.1 (on EKS each pod is its own host)"
+        )
+    if late:
+        why.append(
+            f"{late} finished after the SIGPWR, when the decommissioner had made its first pass (it looks "
+            "again every spark.storage.decommission.replicationReattemptInterval, 30 s by default)"
+        )
+    return "; ".join(why) or "no task failed and no output was lost"
+
+
 def verdict(results: list[RunResult]) -> str:
-    """Whether decommissioning re-ran fewer tasks than no decommissioning, and why not if not."""
+    """Whether decommissioning re-ran fewer tasks than no decommissioning, and why, from the event logs."""
     by_key = {result.mode.key: result for result in results}
     decom, off = by_key.get("decommissioning"), by_key.get("noDecommissioning")
     if decom is None:
         return ""
     d = decom.figures
-    summary = (
-        f"decommissioning: {d.task_reruns} task re-runs, {d.shuffle_outputs_migrated} map outputs and "
-        f"{d.rdd_blocks_migrated} cached blocks migrated"
-    )
-    if off is None:
-        return summary
-    o = off.figures
+    migrated = f"{d.shuffle_outputs_migrated} map outputs and {d.rdd_blocks_migrated} cached blocks migrated"
     outlived = interruption_ends(decom).count("outlived the job")
-    caveat = f" ({outlived} decommissioned executor(s) outlived the job, which ended within the grace)" if outlived else ""
-    if d.task_reruns < o.task_reruns:
-        return f"decommissioning re-ran fewer tasks: {d.task_reruns} vs {o.task_reruns} without it{caveat}"
-    why = [f"failed {reason} ×{count}" for reason, count in d.failed_tasks.items()]
-    if d.outputs_lost:
-        why.append(f"{d.outputs_lost} finished tasks lost their output")
-    removed = "; ".join(f"executor {executor}: {reason}" for executor, reason in d.executors_lost.items())
-    return (
-        f"decommissioning did NOT re-run fewer tasks ({d.task_reruns} vs {o.task_reruns} without it); "
-        f"its event log: {', '.join(why) or 'no task failed'}; removed {removed or 'none'}; "
-        f"{d.shuffle_outputs_migrated} map outputs migrated{caveat}"
-    )
+    caveat = f"; {outlived} decommissioned executor(s) outlived the job, which ended within the grace" if outlived else ""
+    reruns = f"{d.task_reruns} task re-runs ({_why_reruns(decom)})" if d.task_reruns else "0 task re-runs"
+    if off is None:
+        return f"decommissioning: {reruns}; {migrated}{caveat}"
+    o = off.figures
+    outcome = "re-ran fewer tasks" if d.task_reruns < o.task_reruns else "did NOT re-run fewer tasks"
+    return f"decommissioning {outcome}: {reruns} vs {o.task_reruns} without it; {migrated}{caveat}"
 
 
 def _machine() -> dict[str, Any]:
@@ -227,16 +246,26 @@ def _workload_json(workload: Workload, results: list[RunResult]) -> dict[str, An
     }
 
 
+class BadInput(ValueError):
+    """A bad argument: one line, exit 2, before any Spark runs."""
+
+
+def read_results(path: Path) -> dict[str, Any]:
+    """The results document at `path` ({} if there is none); BadInput if it is not a JSON object."""
+    if not path.exists():
+        return {}
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        document = None
+    if not isinstance(document, dict):
+        raise BadInput(f"--output: {path} is not a JSON object; fix or remove it (the drill will not overwrite it)")
+    return document
+
+
 def write_results(path: Path, drill: dict[str, Any]) -> None:
     """Put the drill's figures under "drill" in `path`, keeping every other figure there."""
-    document: dict[str, Any] = {}
-    if path.exists():
-        try:
-            document = json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError:
-            raise DrillError(f"{path} is not JSON; fix or remove it, the drill will not overwrite it") from None
-        if not isinstance(document, dict):
-            raise DrillError(f"{path} is not a JSON object; fix or remove it, the drill will not overwrite it")
+    document = read_results(path)
     document["drill"] = drill
     path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
 
@@ -252,7 +281,7 @@ def drill(quick: bool, grace: float, work: Path, output: Path | None) -> int:
     else:
         workloads = [
             wordcount(FULL_WORDCOUNT_ROWS, work / "data", (map_point,)),
-            shuffle_cache(FULL_SHUFFLE_ROWS, (map_point, Point("read", 0.25))),
+            shuffle_cache(FULL_SHUFFLE_ROWS, (map_point, Point("read", 0.0))),
         ]
     print(f"bench drill: {'quick' if quick else 'full'} run on {MASTER}, work in {work}", flush=True)
     failures: list[str] = []
@@ -296,21 +325,32 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench drill", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small word count, one interruption, no results file (CI)")
     parser.add_argument("--grace", type=float, default=GRACE_SECONDS, help="seconds from the first signal to SIGKILL (default 5)")
-    parser.add_argument("--work-dir", type=Path, help="keep data, outputs and event logs here (default: a temporary folder)")
+    parser.add_argument(
+        "--work-dir", type=Path, help="keep data, outputs and logs here, replacing earlier runs' (default: a temporary folder)"
+    )
     parser.add_argument("--output", type=Path, default=RESULTS, help="results file of a full run (key \"drill\")")
     args = parser.parse_args(argv)
-    grace = args.grace
-    if grace <= 0:
-        print("bench drill: error: --grace must be more than 0 seconds", file=sys.stderr)
+    try:
+        if args.grace <= 0:
+            raise BadInput("--grace must be more than 0 seconds")
+        if args.work_dir and args.work_dir.exists() and not args.work_dir.is_dir():
+            raise BadInput(f"--work-dir: {args.work_dir} is a file; give a folder (it is created if missing)")
+        if not args.quick:
+            read_results(args.output)  # a results file the drill could not update stops it now, not at the end
+    except BadInput as error:
+        print(f"bench drill: error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
     scratch = None if args.work_dir else tempfile.TemporaryDirectory(prefix="bench-drill-")
     work = args.work_dir or Path(scratch.name)  # type: ignore[union-attr]
     try:
         work.mkdir(parents=True, exist_ok=True)
-        return drill(args.quick, grace, work.resolve(), None if args.quick else args.output)
+        return drill(args.quick, args.grace, work.resolve(), None if args.quick else args.output)
     except LaunchError as error:
         print(f"bench drill: error: {error}", file=sys.stderr)
         return error.exit_code
+    except BadInput as error:
+        print(f"bench drill: error: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     except (DrillError, EventLogError, FileNotFoundError) as error:
         print(f"bench drill: error: {error}", file=sys.stderr)
         return EXIT_FAILED

@@ -75,6 +75,16 @@ def _valid(storage_level: dict[str, Any]) -> bool:
 
 
 @dataclass(frozen=True)
+class LostOutput:
+    """A finished map task re-run because its output went with its executor (TaskEnd Resubmitted)."""
+
+    executor: str
+    task_id: int  # also the map id of its output (Spark's default fetch protocol)
+    finished_ms: int
+    migrated_to: str | None  # where a decommissioning executor had moved that output, if anywhere
+
+
+@dataclass(frozen=True)
 class RunFigures:
     """What one application run did, from its event log."""
 
@@ -85,7 +95,7 @@ class RunFigures:
     tasks_launched: int
     task_reruns: int  # launches beyond the first of each (stage, partition)
     failed_tasks: dict[str, int]  # failure reason → attempts (Resubmitted excluded)
-    outputs_lost: int  # finished tasks whose output was lost (TaskEnd reason Resubmitted)
+    lost_outputs: tuple[LostOutput, ...]
     wasted_task_seconds: float  # run time of attempts that failed or whose output was lost
     stage_reattempts: int
     shuffle_bytes_written: int  # by the attempts that succeeded
@@ -97,6 +107,17 @@ class RunFigures:
     @property
     def decommissioned(self) -> int:
         return sum(reason.startswith(DECOMMISSION_REASON) for reason in self.executors_lost.values())
+
+    @property
+    def outputs_lost(self) -> int:
+        return len(self.lost_outputs)
+
+    @property
+    def rerun_though_migrated(self) -> int:
+        """Re-run although moved to a peer: Spark keeps a decommissioned executor's map output only
+        if it now lives on another host (TaskSetManager.executorLost), and on local-cluster every
+        executor's host is 127.0.0.1. The fallback storage's host is "remote", so it counts."""
+        return sum(lost.migrated_to not in (None, "fallback") for lost in self.lost_outputs)
 
     @property
     def tasks_failed(self) -> int:
@@ -115,6 +136,7 @@ class RunFigures:
             "tasksFailed": self.tasks_failed,
             "failedTasksByReason": self.failed_tasks,
             "finishedTasksLost": self.outputs_lost,
+            "finishedTasksLostThoughMigrated": self.rerun_though_migrated,
             "wastedTaskSeconds": round(self.wasted_task_seconds, 1),
             "stageReattempts": self.stage_reattempts,
             "shuffleBytesWritten": self.shuffle_bytes_written,
@@ -134,7 +156,7 @@ def figures(events: Iterable[dict[str, Any]]) -> RunFigures:
     lost: dict[str, str] = {}
     launches: Counter[tuple[int, int]] = Counter()  # (stage, partition) → attempts, over stage attempts
     failed: Counter[str] = Counter()
-    outputs_lost = 0
+    resubmitted: list[tuple[str, int, int]] = []  # executor, task id, finish time
     wasted_ms = 0
     stage_reattempts = 0
     shuffle_bytes = 0
@@ -175,7 +197,7 @@ def figures(events: Iterable[dict[str, Any]]) -> RunFigures:
                 info = event["Task Info"]
                 wasted_ms += max(0, info.get("Finish Time", 0) - info.get("Launch Time", 0))
                 if reason == "Resubmitted":
-                    outputs_lost += 1
+                    resubmitted.append((info["Executor ID"], info["Task ID"], info["Finish Time"]))
                 else:
                     failed[reason] += 1
         elif kind == "SparkListenerStageSubmitted":
@@ -199,6 +221,10 @@ def figures(events: Iterable[dict[str, Any]]) -> RunFigures:
     if started is None or ended is None:
         raise EventLogError("event log has no application start or end: the run did not finish")
 
+    migrated_by_map = {map_id: target for (_shuffle, map_id), target in migrated_outputs.items()}
+    lost_outputs = tuple(
+        LostOutput(executor, task, finished, migrated_by_map.get(task)) for executor, task, finished in resubmitted
+    )
     return RunFigures(
         app_id=app_id,
         seconds=(ended - started) / 1000,
@@ -207,7 +233,7 @@ def figures(events: Iterable[dict[str, Any]]) -> RunFigures:
         tasks_launched=sum(launches.values()),
         task_reruns=sum(count - 1 for count in launches.values()),
         failed_tasks=dict(sorted(failed.items())),
-        outputs_lost=outputs_lost,
+        lost_outputs=lost_outputs,
         wasted_task_seconds=wasted_ms / 1000,
         stage_reattempts=stage_reattempts,
         shuffle_bytes_written=shuffle_bytes,

@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -70,6 +71,7 @@ class Interruption:
     tasks_done: str
     first_signal: str
     signalled_at: float
+    signalled_epoch_ms: int  # wall clock, to compare with the event log's timestamps
     exited_at: float | None = None
     killed_at: float | None = None
 
@@ -188,7 +190,14 @@ class _Interrupter:
                 if handle is None or not handle.send(self.first_signal):
                     continue
                 interruption = Interruption(
-                    point, executor, handle.pid, stage["stageId"], f"{finished}/{total}", self.first_signal.name, now
+                    point,
+                    executor,
+                    handle.pid,
+                    stage["stageId"],
+                    f"{finished}/{total}",
+                    self.first_signal.name,
+                    now,
+                    int(time.time() * 1000),
                 )
                 self.done.append(interruption)
                 self.handles.append((interruption, handle))
@@ -260,6 +269,11 @@ def run_spark(
     logs = sorted(event_dir.iterdir())
     if len(logs) != 1:
         raise DrillError(f"{app.name}: expected one event log in {event_dir}, found {len(logs)}; its log: {log_path}")
+    # local-cluster's workers keep executor logs under SPARK_HOME/work/<app id> (the installed
+    # pyspark package): move this run's into its own folder rather than leave them there.
+    worker_logs = Path(env["SPARK_HOME"]) / "work" / logs[0].name.removesuffix(".inprogress")
+    if worker_logs.is_dir():
+        shutil.move(str(worker_logs), str(work / "executors"))
     return RunOutcome(
         exit_code=process.returncode,
         event_log=logs[0],

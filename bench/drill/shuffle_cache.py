@@ -6,8 +6,8 @@ Records are made from their index alone (no input file, the same bytes in every 
 key = a multiplicative hash of the index over ~100,000 keys, payload = 64 hex characters.
 The records are cached in executor memory (job 1 counts them, so every executor holds cached
 blocks), then every record crosses the network to its key's partition (partitionBy: no
-map-side combine) and each key is summarised as `key<TAB>count<TAB>crc32-xor of payloads`,
-written as text, one line per key. Losing an executor mid-run loses cached blocks and
+map-side combine), where each key's payloads are gathered, sorted and summarised as
+`key<TAB>count<TAB>sha256 of the sorted payloads`, written as text, one line per key. Losing an executor mid-run loses cached blocks and
 shuffle files: the output must still be the same.
 
 This file is submitted to Spark as it is, so it imports nothing from the project.
@@ -16,8 +16,8 @@ This file is submitted to Spark as it is, so it imports nothing from the project
 from __future__ import annotations
 
 import argparse
+import hashlib
 import sys
-import zlib
 from typing import Iterable, Iterator
 
 KEYS = 100_003
@@ -30,18 +30,19 @@ def record(index: int) -> tuple[int, str]:
 
 
 def summarise(pairs: Iterable[tuple[int, str]]) -> Iterator[str]:
-    totals: dict[int, tuple[int, int]] = {}
+    """All of a key's payloads, in sorted order, into one digest: any lost or doubled record shows."""
+    groups: dict[int, list[str]] = {}
     for key, payload in pairs:
-        count, checksum = totals.get(key, (0, 0))
-        totals[key] = (count + 1, checksum ^ zlib.crc32(payload.encode()))
-    for key in sorted(totals):
-        count, checksum = totals[key]
-        yield f"{key}\t{count}\t{checksum:08x}"
+        groups.setdefault(key, []).append(payload)
+    for key in sorted(groups):
+        payloads = sorted(groups[key])
+        digest = hashlib.sha256("\n".join(payloads).encode()).hexdigest()
+        yield f"{key}\t{len(payloads)}\t{digest}"
 
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="shuffle_cache.py", description=__doc__.splitlines()[0])
-    parser.add_argument("output", help="directory for the key<TAB>count<TAB>checksum text files")
+    parser.add_argument("output", help="directory for the key<TAB>count<TAB>digest text files")
     parser.add_argument("--rows", type=int, default=4_000_000)
     parser.add_argument("--partitions", type=int, default=12, help="map and reduce partitions")
     args = parser.parse_args(argv)
