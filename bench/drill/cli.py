@@ -180,11 +180,14 @@ def _why_reruns(result: RunResult) -> str:
     """What the event log says the decommissioning run re-ran, and why."""
     figures = result.figures
     why = [f"{count} attempts failed with {reason}" for reason, count in figures.failed_tasks.items()]
+    interrupted = {interruption.executor_id for interruption in result.outcome.interruptions}
+    for executor, map_id, target in figures.unfetched:
+        if executor in interrupted:
+            where = f"migrated to {target}, but still asked of the killed executor" if target else "not migrated before the SIGKILL"
+            why.append(f"reducers could not fetch map output {map_id} of executor {executor} ({where})")
     signalled = {interruption.executor_id: interruption.signalled_epoch_ms for interruption in result.outcome.interruptions}
-    late = sum(
-        lost.migrated_to is None and lost.finished_ms >= signalled.get(lost.executor, lost.finished_ms + 1)
-        for lost in figures.lost_outputs
-    )
+    unmigrated = [lost for lost in figures.lost_outputs if lost.migrated_to is None and lost.executor in signalled]
+    late = sum(lost.finished_ms >= signalled[lost.executor] for lost in unmigrated)
     if figures.outputs_lost:
         why.append(f"{figures.outputs_lost} finished map tasks re-run (Resubmitted)")
     if figures.rerun_though_migrated:
@@ -198,6 +201,8 @@ def _why_reruns(result: RunResult) -> str:
             f"{late} finished after the SIGPWR, when the decommissioner had made its first pass (it looks "
             "again every spark.storage.decommission.replicationReattemptInterval, 30 s by default)"
         )
+    if len(unmigrated) > late:
+        why.append(f"{len(unmigrated) - late} finished before the SIGPWR but were not migrated before the SIGKILL")
     return "; ".join(why) or "no task failed and no output was lost"
 
 
@@ -322,7 +327,12 @@ def drill(quick: bool, grace: float, work: Path, output: Path | None) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench drill", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m bench drill",
+        description=__doc__.splitlines()[0],
+        epilog="exit codes: 0 every interrupted run's output matched; 1 an output differed, a run failed or an "
+        "interruption never landed; 2 bad input or a missing tool",
+    )
     parser.add_argument("--quick", action="store_true", help="small word count, one interruption, no results file (CI)")
     parser.add_argument("--grace", type=float, default=GRACE_SECONDS, help="seconds from the first signal to SIGKILL (default 5)")
     parser.add_argument(

@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
@@ -81,7 +81,7 @@ class LostOutput:
     executor: str
     task_id: int  # also the map id of its output (Spark's default fetch protocol)
     finished_ms: int
-    migrated_to: str | None  # where a decommissioning executor had moved that output, if anywhere
+    migrated_to: str | None  # where a decommissioning executor had moved that output when it was lost, if anywhere
 
 
 @dataclass(frozen=True)
@@ -96,17 +96,25 @@ class RunFigures:
     task_reruns: int  # launches beyond the first of each (stage, partition)
     failed_tasks: dict[str, int]  # failure reason → attempts (Resubmitted excluded)
     lost_outputs: tuple[LostOutput, ...]
+    unfetched: tuple[tuple[str, int, str | None], ...]  # (executor, map id, migrated to then) a reducer failed to fetch
     wasted_task_seconds: float  # run time of attempts that failed or whose output was lost
     stage_reattempts: int
     shuffle_bytes_written: int  # by the attempts that succeeded
-    shuffle_outputs_migrated: int  # map outputs (data files) a decommissioning executor handed over
-    migration_targets: dict[str, int] = field(default_factory=dict)  # executor id (or "fallback") → map outputs
+    migrated: dict[int, str]  # map id → where its output was last handed over (executor id or "fallback")
     rdd_blocks_migrated: int = 0  # cached blocks copied to another executor while their holder had them
     rdd_blocks_lost: int = 0  # cached blocks whose only copy went with a removed executor
 
     @property
     def decommissioned(self) -> int:
         return sum(reason.startswith(DECOMMISSION_REASON) for reason in self.executors_lost.values())
+
+    @property
+    def shuffle_outputs_migrated(self) -> int:
+        return len(self.migrated)
+
+    @property
+    def migration_targets(self) -> dict[str, int]:
+        return dict(sorted(Counter(self.migrated.values()).items()))
 
     @property
     def outputs_lost(self) -> int:
@@ -137,6 +145,9 @@ class RunFigures:
             "failedTasksByReason": self.failed_tasks,
             "finishedTasksLost": self.outputs_lost,
             "finishedTasksLostThoughMigrated": self.rerun_though_migrated,
+            "unfetchedMapOutputs": [
+                {"executor": executor, "mapId": map_id, "migratedTo": target} for executor, map_id, target in self.unfetched
+            ],
             "wastedTaskSeconds": round(self.wasted_task_seconds, 1),
             "stageReattempts": self.stage_reattempts,
             "shuffleBytesWritten": self.shuffle_bytes_written,
@@ -156,11 +167,12 @@ def figures(events: Iterable[dict[str, Any]]) -> RunFigures:
     lost: dict[str, str] = {}
     launches: Counter[tuple[int, int]] = Counter()  # (stage, partition) → attempts, over stage attempts
     failed: Counter[str] = Counter()
-    resubmitted: list[tuple[str, int, int]] = []  # executor, task id, finish time
+    lost_outputs: list[LostOutput] = []
+    unfetched: list[tuple[str, int, str | None]] = []
     wasted_ms = 0
     stage_reattempts = 0
     shuffle_bytes = 0
-    migrated_outputs: dict[tuple[int, int], str] = {}
+    migrated: dict[int, str] = {}  # map ids (task ids) are unique in an application
     # Cached RDD blocks → the executors holding them now. A block appearing on one executor
     # while another still holds it was copied over (replication is 1 here: a migration); a
     # block whose only holder is removed is lost, to be recomputed if it is needed again.
@@ -197,9 +209,15 @@ def figures(events: Iterable[dict[str, Any]]) -> RunFigures:
                 info = event["Task Info"]
                 wasted_ms += max(0, info.get("Finish Time", 0) - info.get("Launch Time", 0))
                 if reason == "Resubmitted":
-                    resubmitted.append((info["Executor ID"], info["Task ID"], info["Finish Time"]))
+                    # Where the output was at this moment: it may move on later (a peer decommissioning too).
+                    task = info["Task ID"]
+                    lost_outputs.append(LostOutput(info["Executor ID"], task, info["Finish Time"], migrated.get(task)))
                 else:
                     failed[reason] += 1
+                if reason == "FetchFailed":
+                    detail = event["Task End Reason"]
+                    map_id = detail["Map ID"]
+                    unfetched.append((detail["Block Manager Address"]["Executor ID"], map_id, migrated.get(map_id)))
         elif kind == "SparkListenerStageSubmitted":
             if event["Stage Info"]["Stage Attempt ID"] > 0:
                 stage_reattempts += 1
@@ -209,7 +227,7 @@ def figures(events: Iterable[dict[str, Any]]) -> RunFigures:
             executor = update["Block Manager ID"]["Executor ID"]
             valid = _valid(update["Storage Level"])
             if (match := _SHUFFLE_DATA_BLOCK.match(block)) and valid:
-                migrated_outputs[(int(match.group(1)), int(match.group(2)))] = executor
+                migrated[int(match.group(2))] = executor
             elif block.startswith("rdd_"):
                 holders = rdd_holders.setdefault(block, set())
                 if not valid:
@@ -221,10 +239,6 @@ def figures(events: Iterable[dict[str, Any]]) -> RunFigures:
     if started is None or ended is None:
         raise EventLogError("event log has no application start or end: the run did not finish")
 
-    migrated_by_map = {map_id: target for (_shuffle, map_id), target in migrated_outputs.items()}
-    lost_outputs = tuple(
-        LostOutput(executor, task, finished, migrated_by_map.get(task)) for executor, task, finished in resubmitted
-    )
     return RunFigures(
         app_id=app_id,
         seconds=(ended - started) / 1000,
@@ -233,12 +247,12 @@ def figures(events: Iterable[dict[str, Any]]) -> RunFigures:
         tasks_launched=sum(launches.values()),
         task_reruns=sum(count - 1 for count in launches.values()),
         failed_tasks=dict(sorted(failed.items())),
-        lost_outputs=lost_outputs,
+        lost_outputs=tuple(lost_outputs),
+        unfetched=tuple(dict.fromkeys(unfetched)),
         wasted_task_seconds=wasted_ms / 1000,
         stage_reattempts=stage_reattempts,
         shuffle_bytes_written=shuffle_bytes,
-        shuffle_outputs_migrated=len(migrated_outputs),
-        migration_targets=dict(sorted(Counter(migrated_outputs.values()).items())),
+        migrated=migrated,
         rdd_blocks_migrated=rdd_migrated,
         rdd_blocks_lost=rdd_lost,
     )

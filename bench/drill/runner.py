@@ -83,6 +83,7 @@ class Interruption:
             "stageTasksDone": self.tasks_done,
             "firstSignal": self.first_signal,
             "signalledAt": round(self.signalled_at, 1),
+            "signalledEpochMs": self.signalled_epoch_ms,
             "exitedWithinGraceAfter": None if self.exited_at is None else round(self.exited_at - self.signalled_at, 1),
             "sigkillAfter": None if self.killed_at is None else round(self.killed_at - self.signalled_at, 1),
         }
