@@ -3,8 +3,9 @@ processes to signal, and one small real interrupted run.
 
 The event logs under tests/fixtures/drill/ are real: the three shuffle-cache runs of the full
 drill whose table is in docs/reliability.md (`python -m bench drill --work-dir DIR`, then
-`gzip -9` of DIR/shuffle-cache/<mode>/eventlog/app-*), byte for byte as Spark 4.3.0 wrote them.
-The full drill is a command, not a test: it takes minutes.
+`gzip -9n` of DIR/shuffle-cache/<mode>/eventlog/app-*), byte for byte as Spark 4.3.0 wrote
+them; shuffle-cache-interruptions.json is that run's record of its interruptions (from
+bench/results.json). The full drill is a command, not a test: it takes minutes.
 """
 
 from __future__ import annotations
