@@ -27,7 +27,7 @@ from bench.drill import cli
 from bench.drill.eventlog import EventLogError, figures, read_events, read_figures
 from bench.drill.executors import EXECUTOR_CLASS, ExecutorHandle, executor_pids
 from bench.drill.runner import Interruption, Point, RunOutcome
-from bench.drill.workloads import differing_rows, output_rows, wordcount
+from bench.drill.workloads import Workload, differing_rows, output_rows, wordcount
 from jobs.launch import find_spark
 from jobs.spot import decommission_conf
 from tests.test_jobs_local import python_word_count
@@ -310,6 +310,36 @@ def test_quick_writes_no_results_and_bad_input_stops_before_spark(
         assert bench_main.main(["drill", *argv]) == 2
         assert capsys.readouterr().err == f"bench drill: error: {message}\n"
     assert len(seen) == 2 and broken.read_text() == "[1, 2]"
+
+
+def test_a_differing_output_or_a_missed_interruption_fails_the_drill(
+    logs: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The drill exits 1 with one line per problem when an interrupted run's sorted output
+    differs from the undisturbed one or a planned interruption never landed, and then writes
+    no results (the runs themselves are the recorded ones; only their outputs are made up)."""
+    rows = {"undisturbed": [b"a,1", b"b,2"], "decommissioning": [b"a,1", b"b,3"], "noDecommissioning": [b"b,2", b"a,1"]}
+
+    def recorded_runs(workload, run_modes, spark_submit, env, work, grace):  # type: ignore[no-untyped-def]
+        missed = {"noDecommissioning": [Point("read", 0.0)]}
+        return [
+            cli.RunResult(mode, RunOutcome(0, logs[mode.key], [], missed.get(mode.key, [])), read_figures(logs[mode.key]), sorted(rows[mode.key]))
+            for mode in run_modes
+        ]
+
+    monkeypatch.setattr(cli, "run_workload", recorded_runs)
+    monkeypatch.setattr(cli, "wordcount", lambda rows, data_dir, plan: Workload("wordcount", Path("wc.py"), "small", list, plan))
+    monkeypatch.setattr(cli, "shuffle_cache", lambda rows, plan: Workload("shuffle-cache", Path("sc.py"), "small", list, plan))
+    results = tmp_path / "results.json"
+    assert cli.drill(quick=False, grace=5, work=tmp_path, output=results) == 1
+    errors = capsys.readouterr().err.splitlines()
+    assert errors == [
+        "bench drill: wordcount (decommissioning): 2 rows differ from the undisturbed run",
+        "bench drill: wordcount (no decommissioning): interruption never landed (1 executor during the shuffle read)",
+        "bench drill: shuffle-cache (decommissioning): 2 rows differ from the undisturbed run",
+        "bench drill: shuffle-cache (no decommissioning): interruption never landed (1 executor during the shuffle read)",
+    ]
+    assert not results.exists()
 
 
 # --- one small real interrupted run -----------------------------------------------------------
