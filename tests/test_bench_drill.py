@@ -295,7 +295,7 @@ def test_quick_writes_no_results_and_bad_input_stops_before_spark(
     grace of 0 s, a work folder that is a file and a results file that is not JSON are each
     refused with one line and exit 2 before any Spark runs."""
     seen: list[tuple[bool, Path | None]] = []
-    monkeypatch.setattr(cli, "drill", lambda quick, grace, work, output: seen.append((quick, output)) or 0)
+    monkeypatch.setattr(cli, "drill", lambda quick, grace, work, output, per_point: seen.append((quick, output)) or 0)
     assert bench_main.main(["drill", "--quick", "--work-dir", str(tmp_path)]) == 0
     assert bench_main.main(["drill", "--work-dir", str(tmp_path)]) == 0
     assert seen == [(True, None), (False, cli.RESULTS)]
@@ -304,6 +304,7 @@ def test_quick_writes_no_results_and_bad_input_stops_before_spark(
     broken.write_text("[1, 2]")
     for argv, message in (
         (["--grace", "0"], "--grace must be more than 0 seconds"),
+        (["--executors", "3"], "--executors must be 1 to 2: one executor of 3 keeps running"),
         (["--work-dir", str(broken)], f"--work-dir: {broken} is a file; give a folder (it is created if missing)"),
         (["--output", str(broken)], f"--output: {broken} is not a JSON object; fix or remove it (the drill will not overwrite it)"),
     ):

@@ -275,18 +275,18 @@ def write_results(path: Path, drill: dict[str, Any]) -> None:
     path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
 
 
-def drill(quick: bool, grace: float, work: Path, output: Path | None) -> int:
+def drill(quick: bool, grace: float, work: Path, output: Path | None, per_point: int = 1) -> int:
     spark = find_spark()
     require_java()
     env = spark_env(spark.home)
     run_modes = modes((work / "fallback").resolve().as_uri() + "/", quick)
-    map_point = Point("map", 0.25)
+    map_point = Point("map", 0.25, per_point)
     if quick:
         workloads = [wordcount(QUICK_WORDCOUNT_ROWS, work / "data", (map_point,))]
     else:
         workloads = [
             wordcount(FULL_WORDCOUNT_ROWS, work / "data", (map_point,)),
-            shuffle_cache(FULL_SHUFFLE_ROWS, (map_point, Point("read", 0.0))),
+            shuffle_cache(FULL_SHUFFLE_ROWS, (map_point, Point("read", 0.0, per_point))),
         ]
     print(f"bench drill: {'quick' if quick else 'full'} run on {MASTER}, work in {work}", flush=True)
     failures: list[str] = []
@@ -336,6 +336,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="small word count, one interruption, no results file (CI)")
     parser.add_argument("--grace", type=float, default=GRACE_SECONDS, help="seconds from the first signal to SIGKILL (default 5)")
     parser.add_argument(
+        "--executors", type=int, default=1, help=f"executors interrupted at each point (1 to {EXECUTORS - 1}, default 1)"
+    )
+    parser.add_argument(
         "--work-dir", type=Path, help="keep data, outputs and logs here, replacing earlier runs' (default: a temporary folder)"
     )
     parser.add_argument("--output", type=Path, default=RESULTS, help="results file of a full run (key \"drill\")")
@@ -343,6 +346,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.grace <= 0:
             raise BadInput("--grace must be more than 0 seconds")
+        if not 1 <= args.executors <= EXECUTORS - 1:
+            raise BadInput(f"--executors must be 1 to {EXECUTORS - 1}: one executor of {EXECUTORS} keeps running")
         if args.work_dir and args.work_dir.exists() and not args.work_dir.is_dir():
             raise BadInput(f"--work-dir: {args.work_dir} is a file; give a folder (it is created if missing)")
         if not args.quick:
@@ -354,7 +359,7 @@ def main(argv: list[str] | None = None) -> int:
     work = args.work_dir or Path(scratch.name)  # type: ignore[union-attr]
     try:
         work.mkdir(parents=True, exist_ok=True)
-        return drill(args.quick, args.grace, work.resolve(), None if args.quick else args.output)
+        return drill(args.quick, args.grace, work.resolve(), None if args.quick else args.output, args.executors)
     except LaunchError as error:
         print(f"bench drill: error: {error}", file=sys.stderr)
         return error.exit_code

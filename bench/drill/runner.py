@@ -188,7 +188,10 @@ class _Interrupter:
             pids = executor_pids(app, self.ancestor)
             for executor in candidates[: point.executors]:
                 handle = ExecutorHandle.open(executor, pids[executor], app, self.ancestor) if executor in pids else None
-                if handle is None or not handle.send(self.first_signal):
+                if handle is None:
+                    continue
+                if not handle.send(self.first_signal):
+                    handle.close()
                     continue
                 interruption = Interruption(
                     point,
