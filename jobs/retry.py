@@ -79,7 +79,7 @@ def decide(
     bigger = with_more_driver_memory(spec, oom_factor)
     memory = bigger.driver.memory
     pod = driver_pod_mib(bigger)
-    problem = fit_problem("driver", str(bigger.driver.cores), pod, memory, nodes_of(node_groups, "ON_DEMAND"))
+    problem = fit_problem("driver", str(bigger.driver.cores), pod, memory, nodes_of(node_groups, "driver"))
     if problem is not None:
         return RetryDecision(False, f"{failed}; not retried: with {oom_factor:g}x memory {problem}")
     overhead = f", memoryOverhead {bigger.conf[OVERHEAD_KEY]}" if OVERHEAD_KEY in bigger.conf else ""

@@ -154,6 +154,8 @@ def nodes_of(node_groups: Any, role: str) -> dict[str, NodeAllocatable]:
     """Group name → node allocatable, for the groups that run one Spark role (`driver` or
     `executor`) with a known size. The system group runs only add-ons (its taint keeps Spark
     pods off), so an On-Demand group counts for drivers only when its role says so."""
+    if role not in _ROLE_CAPACITY:
+        raise ValueError(f"nodes_of: role must be one of {', '.join(_ROLE_CAPACITY)}, not {role!r}")
     found = {}
     for name, group in _groups(node_groups).items():
         runs_role = group.get("role") == role if "role" in group else group.get("capacityType") == _ROLE_CAPACITY[role]
