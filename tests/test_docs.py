@@ -30,7 +30,7 @@ README = ROOT / "README.md"
 DOCS = sorted((ROOT / "docs").glob("*.md"))
 PAGES = [README, *DOCS]
 PAGE_IDS = [page.relative_to(ROOT).as_posix() for page in PAGES]
-# The issue's budget for the README: a first screen and a quick start, not a manual.
+# The README's budget: a first screen and a quick start, not a manual.
 README_MAX_BYTES = 15_000
 
 BLOG_TITLE = "Running cost optimized Spark workloads on Kubernetes using EC2 Spot Instances"
@@ -117,7 +117,7 @@ def broken_link(page: Path, target: str) -> str | None:
 
 
 def test_the_readme_stays_under_its_budget() -> None:
-    """The README is a short guide: reference material lives in docs/ (issue budget: under 15 KB)."""
+    """The README is a short guide, under 15 KB: reference material lives in docs/."""
     size = len(README.read_bytes())
     assert size < README_MAX_BYTES, f"README.md is {size} bytes; move reference material to docs/"
 
