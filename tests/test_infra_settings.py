@@ -178,7 +178,7 @@ def test_plan_cli_reports_a_missing_stack_file(capsys) -> None:
     ],
 )
 def test_a_partial_group_block_keeps_the_readmes_defaults(values: dict, group: str, expected: tuple) -> None:
-    """README, Configuration: system defaults to [t3.medium], min 1, max 2, 20 GiB; drivers to
+    """docs/configuration.md, Settings: system defaults to [t3.medium], min 1, max 2, 20 GiB; drivers to
     [m5.xlarge], min 0, max 3, 50 GiB; executors to the fifteen x86_64 4 vCPU/16 GiB types, min 0,
     max 20, 100 GiB. A block that sets one field keeps the others."""
     settings = getattr(_settings(**values), group)
@@ -310,10 +310,12 @@ def test_a_spot_size_with_too_few_offered_types_says_so() -> None:
     assert _settings(drivers={"instanceTypes": ["c5.xlarge"]}).drivers.instance_types == ("c5.xlarge",)
 
 
-def test_the_readme_configuration_table_names_every_setting() -> None:
-    """Every key `settings_from_values` accepts, nested ones too, is in README's Configuration section."""
-    readme = (ROOT / "README.md").read_text()
-    section = readme[readme.index("## Configuration"):readme.index("## Run Spark jobs")]
+def test_the_configuration_page_names_every_setting() -> None:
+    """Every key `settings_from_values` accepts, nested ones too, is in docs/configuration.md's Settings table."""
+    page = (ROOT / "docs" / "configuration.md").read_text()
+    start = page.index("\n## Settings\n")
+    end = page.find("\n## ", start + 1)
+    section = page[start:end if end != -1 else len(page)]
     rows = "\n".join(line.split(" | ")[0] for line in section.splitlines() if line.startswith("| `"))
     fields = {to_camel(name): info for name, info in Settings.model_fields.items()}
     for key in CONFIG_KEYS:
