@@ -17,7 +17,7 @@ from infra.iam import NodeRole, SparkS3Access, SparkS3AccessArgs
 from infra.network import Network, NetworkArgs
 from infra.nodegroups import NodeGroups, NodeGroupsArgs
 from infra.priorities import group_priorities, render_priorities
-from infra.settings import ConfigError, check_admin_roles, load_settings
+from infra.settings import ConfigError, check_admin_roles, check_support_phase, load_settings, support_day
 from infra.spark_rbac import SparkRbac, SparkRbacArgs, executor_service_account
 from infra.storage import Storage, StorageArgs
 from jobs import PROJECT_ROOT
@@ -25,6 +25,7 @@ from jobs.tags import default_image_tag
 
 try:
     settings = load_settings()
+    check_support_phase(settings, support_day())
 except ConfigError as error:
     raise pulumi.RunError(str(error)) from None
 
@@ -32,12 +33,16 @@ aws_provider = aws.Provider("aws", region=settings.region, default_tags={"tags":
 on_aws = pulumi.ResourceOptions(providers={"aws": aws_provider})
 
 if settings.api_endpoint.admin_role_arns:
-    # Before anything is declared: an admin entry for the identity running this fails with 409.
-    caller = aws.get_caller_identity(opts=pulumi.InvokeOptions(provider=aws_provider))
-    try:
-        check_admin_roles(settings, caller.arn)
-    except ConfigError as error:
-        raise pulumi.RunError(str(error)) from None
+    # Before anything is declared: an admin entry for the identity creating the cluster fails with
+    # 409. Only the creation gives the creator its own entry; once the cluster exists, every entry
+    # is in the state and a listed admin (a CI role, say) may run `pulumi up` like anyone else.
+    on_aws_invoke = pulumi.InvokeOptions(provider=aws_provider)
+    if settings.cluster_name not in aws.eks.get_clusters(opts=on_aws_invoke).names:
+        caller = aws.get_caller_identity(opts=on_aws_invoke)
+        try:
+            check_admin_roles(settings, caller.arn)
+        except ConfigError as error:
+            raise pulumi.RunError(str(error)) from None
 
 storage = Storage(
     "storage",
@@ -147,8 +152,11 @@ if settings.history.enabled:
             node_selector=SYSTEM_NODE_SELECTOR,
             tolerations=(SYSTEM_TOLERATION,),
         ),
-        # Like the autoscaler: a node to run on, with the cluster's DNS and networking add-ons.
-        opts=pulumi.ResourceOptions.merge(on_cluster, pulumi.ResourceOptions(depends_on=[node_groups, addons])),
+        # Like the autoscaler: a node to run on, with the cluster's DNS and networking add-ons;
+        # and the event-log folder it reads, or it exits at start-up.
+        opts=pulumi.ResourceOptions.merge(
+            on_cluster, pulumi.ResourceOptions(depends_on=[node_groups, addons, storage.event_log_folder])
+        ),
     )
 
 pulumi.export("apiServerUrl", cluster.endpoint)

@@ -39,6 +39,8 @@ from infra.priorities import CONFIG_MAP_KEY as PRIORITY_CONFIG_MAP_KEY
 from infra.priorities import CONFIG_MAP_NAME as PRIORITY_CONFIG_MAP
 from infra.settings import (
     PROJECT,
+    SUPPORT_DAY,
+    support_day,
     ConfigError,
     Settings,
     example_cidr_notice,
@@ -109,10 +111,14 @@ def _plain(value: Any) -> Any:
 class PlanMocks(pulumi.runtime.Mocks):
     """Answers the engine for every resource with plausible outputs and records the inputs."""
 
-    def __init__(self, region: str, caller_arn: str = f"arn:aws:iam::{ACCOUNT_ID}:user/plan") -> None:
+    def __init__(
+        self, region: str, caller_arn: str = f"arn:aws:iam::{ACCOUNT_ID}:user/plan", existing_clusters: tuple[str, ...] = ()
+    ) -> None:
         self.region = region
         # Who `pulumi up` runs as; a test may pose as an assumed role.
         self.caller_arn = caller_arn
+        # EKS clusters already in the region: none for a plan of a new stack.
+        self.existing_clusters = existing_clusters
         self.monitor: PlanMonitor | None = None
         self.plan = Plan()
         self.parents: dict[tuple[str, str], str] = {}
@@ -205,6 +211,8 @@ class PlanMocks(pulumi.runtime.Mocks):
             return {"names": zones, "zoneIds": zones, "id": self.region}, []
         if args.token == "aws:index/getPartition:getPartition":
             return {"partition": "aws", "dnsSuffix": KNOWN_AFTER_UP, "id": "aws"}, []
+        if args.token == "aws:eks/getClusters:getClusters":
+            return {"names": list(self.existing_clusters), "id": self.region}, []
         if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
             return {"accountId": ACCOUNT_ID, "arn": self.caller_arn, "userId": "plan", "id": ACCOUNT_ID}, []
         if args.token == "aws:index/getRegion:getRegion":
@@ -276,10 +284,12 @@ def run_plan(
     stack: str = "dev",
     program: Path = ROOT / "__main__.py",
     mocks: PlanMocks | None = None,
+    today: date | None = None,
 ) -> Plan:
     """Run the program under mocks with `config` (namespaced keys) and return what it declared.
 
-    Pass `mocks` to inspect what was registered even when the program fails.
+    Pass `mocks` to inspect what was registered even when the program fails, and `today` to judge
+    the EKS support calendar on another day than the real one.
     """
     mocks = mocks or PlanMocks(config.get("aws:region", "us-west-2"))
     monitor = PlanMonitor(mocks)
@@ -308,7 +318,12 @@ def run_plan(
 
         return pulumi.Output.all(secrets, values).apply(record)
 
-    evaluate()
+    day = SUPPORT_DAY.set(today) if today is not None else None
+    try:
+        evaluate()
+    finally:
+        if day is not None:
+            SUPPORT_DAY.reset(day)
     if failure:
         raise failure[0]
     return mocks.plan
@@ -391,7 +406,7 @@ def main(argv: list[str] | None = None, today: date | None = None) -> int:
         else:
             stack, config = args.stack, stack_config(args.stack)
         settings = settings_of(config, stack)
-        plan = run_plan(config, stack=stack)
+        plan = run_plan(config, stack=stack, today=today)
     except (ConfigError, pulumi.RunError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
@@ -399,7 +414,7 @@ def main(argv: list[str] | None = None, today: date | None = None) -> int:
         print(f"error: {str(error).splitlines()[0]}", file=sys.stderr)
         return 2
     notices = (
-        standard_support_notice(settings.kubernetes_version, settings.upgrade_policy.support_type, today or date.today()),
+        standard_support_notice(settings.kubernetes_version, settings.upgrade_policy.support_type, today or support_day()),
         example_cidr_notice(settings.api_endpoint),
     )
     for notice in filter(None, notices):

@@ -7,8 +7,8 @@ Tests and the offline plan build `Settings` through `settings_from_values()` fro
 mapping instead of faking `pulumi.Config`.
 
 Some rules can only be checked once the identity running the program is known
-(`check_admin_roles`) or against a day (`standard_support_notice`); the program and
-`infra.plan` call those with what they know.
+(`check_admin_roles`) or against a day (`check_support_phase`, `standard_support_notice`);
+the program and `infra.plan` call those with what they know.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import ipaddress
 import json
 import re
 import typing
+from contextvars import ContextVar
 from datetime import date
 from functools import lru_cache
 from typing import Any, Literal, Mapping
@@ -28,7 +29,6 @@ from pydantic.alias_generators import to_camel
 from cost.calendar import SupportCalendar, load_calendar
 from infra.asg_tags import (
     CAPACITY_TYPE_LABEL,
-    MAX_TAG_KEY_LENGTH,
     RESERVED_CLUSTER_NAMES,
     ROLE_LABEL,
     label_tag_key,
@@ -74,6 +74,9 @@ _ASSUMED_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:sts::(\d{12}):assumed-role/([\w
 _LABEL_KEY = re.compile(r"^([a-z0-9.-]{1,253}/)?[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$")
 _LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?)?$")
 _MAX_NODES = 1000
+# EKS CreateNodegroup: a label key (prefix included) and a label value are 1-63 characters
+# (botocore data/eks/2017-11-01/service-2.json, shapes labelKey and labelValue).
+EKS_LABEL_MAX = 63
 # A Spot group spans at least this many instance types, so one reclaimed pool cannot starve it.
 MIN_SPOT_TYPES = 3
 # The kubelet refuses to start when --node-labels has a key in the kubernetes.io or k8s.io
@@ -186,13 +189,14 @@ class NodeGroupSettings(_Model):
                     f"label key {_shown(key)} is in a namespace the kubelet refuses (kubernetes.io, k8s.io), "
                     "so nodes would never join; use your own prefix, or node.kubernetes.io/…"
                 )
-            tag_key = label_tag_key(key)
-            if len(tag_key) > MAX_TAG_KEY_LENGTH:
-                room = MAX_TAG_KEY_LENGTH - len(label_tag_key(""))
+            if len(key) > EKS_LABEL_MAX:
+                # EKS CreateNodegroup caps the whole key, prefix included (its ASG tag key then
+                # stays within AWS's 128 characters: the node-template prefix is 46).
                 raise ValueError(
-                    f"label key {_shown(key)} makes the Auto Scaling group tag key {len(tag_key)} characters, "
-                    f"over AWS's {MAX_TAG_KEY_LENGTH}: shorten it to at most {room}"
+                    f"label key {_shown(key)} is {len(key)} characters; EKS allows at most {EKS_LABEL_MAX} "
+                    "for the whole key, prefix included: shorten it"
                 )
+            tag_key = label_tag_key(key)
             suffix = tag_name_suffix(tag_key)
             if suffix in suffixes:
                 raise ValueError(
@@ -200,10 +204,10 @@ class NodeGroupSettings(_Model):
                     "once punctuation is dropped; rename one of them"
                 )
             suffixes[suffix] = key
-            if not _LABEL_VALUE.fullmatch(value):
+            if not value or not _LABEL_VALUE.fullmatch(value):
                 raise ValueError(
-                    f"label {_shown(key)} has value {_shown(value)}; a label value is at most 63 letters, "
-                    "digits, '-', '_' or '.', starting and ending with a letter or digit"
+                    f"label {_shown(key)} has value {_shown(value)}; a label value is 1 to 63 letters, "
+                    "digits, '-', '_' or '.', starting and ending with a letter or digit (EKS refuses an empty one)"
                 )
         return labels
 
@@ -812,6 +816,46 @@ def check_admin_roles(settings: Settings, caller_arn: str) -> None:
                 f"{_shown(arn)} is the identity running `pulumi up`, which EKS already makes cluster admin "
                 "(an access entry for it fails with 409): remove it from adminRoleArns",
             )
+
+
+# The day the program judges the support calendar on: today, unless `infra.plan` plans another day.
+SUPPORT_DAY: ContextVar[date | None] = ContextVar("support_day", default=None)
+
+
+def support_day() -> date:
+    return SUPPORT_DAY.get() or date.today()
+
+
+def check_support_phase(settings: Settings, today: date, calendar: SupportCalendar | None = None) -> None:
+    """Refuse a Kubernetes version EKS will not keep as configured on `today`.
+
+    With upgradePolicy.supportType STANDARD, EKS upgrades the control plane itself when standard
+    support ends, and at the end of extended support it upgrades any cluster (EKS API
+    UpgradePolicyRequest.supportType; AWS docs "Understand the Kubernetes version lifecycle on
+    EKS"). The program's node groups, add-ons and autoscaler would then stay on the old minor and
+    the next `pulumi up` would try to move the control plane back, which EKS refuses.
+    """
+    calendar = calendar or load_calendar()
+    version, support_type = settings.kubernetes_version, settings.upgrade_policy.support_type
+    support = calendar.get(version)
+    if support is None:
+        return  # _check_kubernetes_version only offers versions the calendar knows
+    phase = support.phase(today)
+    newer = [v for v in AUTOSCALER_RELEASES if (s := calendar.get(v)) is not None and s.phase(today) == "standard"]
+    move = f'set kubernetesVersion: "{newer[-1]}"' if newer else "add a newer version to the support calendar"
+    if phase == "ended":
+        raise ConfigError(
+            "kubernetesVersion",
+            f"Kubernetes {version} left EKS extended support on {support.end_of_extended} and EKS upgrades such "
+            f"clusters itself: {move}",
+        )
+    if phase == "extended" and support_type == "STANDARD":
+        raise ConfigError(
+            "kubernetesVersion",
+            f"Kubernetes {version} left EKS standard support on {support.end_of_standard}, and with "
+            f"upgradePolicy.supportType STANDARD EKS upgrades the cluster itself, outside Pulumi: {move}, "
+            f"or set upgradePolicy.supportType: EXTENDED ({EXTENDED_SUPPORT_PRICE})",
+        )
 
 
 def standard_support_notice(

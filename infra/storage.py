@@ -23,6 +23,8 @@ from infra.settings import BucketSettings
 
 EVENT_LOG_PREFIX = "spark-events/"
 DECOMMISSION_PREFIX = "spark-decommission/"
+# What a rolling event log names its folder and its status file by, under EVENT_LOG_PREFIX.
+ROLLING_EVENT_LOG_PREFIXES = ("eventlog_v2_", "appstatus_")
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,7 @@ def tls_only_bucket_policy(bucket_arn: str) -> str:
 class Storage(pulumi.ComponentResource):
     bucket_name: pulumi.Output[str]
     bucket_arn: pulumi.Output[str]
+    event_log_folder: aws.s3.BucketObjectv2
     image_repository_url: pulumi.Output[str]
     image_repository_arn: pulumi.Output[str]
 
@@ -143,6 +146,21 @@ class Storage(pulumi.ComponentResource):
                     # With versioning on, expiry only adds delete markers; old versions go too.
                     noncurrent_version_expiration=noncurrent_expiry,
                 ),
+                # Spark rolls event logs by default: each app leaves a zero-byte folder marker
+                # `eventlog_v2_<app>/` and a zero-byte `appstatus_<app>` beside its event files
+                # (RollingEventLogFilesWriter), which the size filter above would keep forever.
+                *(
+                    aws.s3.BucketLifecycleConfigurationRuleArgs(
+                        id=f"expire-{prefix.rstrip('_')}-markers",
+                        status="Enabled",
+                        filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=f"{EVENT_LOG_PREFIX}{prefix}"),
+                        expiration=aws.s3.BucketLifecycleConfigurationRuleExpirationArgs(
+                            days=settings.event_log_retention_days
+                        ),
+                        noncurrent_version_expiration=noncurrent_expiry,
+                    )
+                    for prefix in ROLLING_EVENT_LOG_PREFIXES
+                ),
                 aws.s3.BucketLifecycleConfigurationRuleArgs(
                     # Blocks a Spot executor migrated on its way out; useless after the job.
                     id="expire-decommission-fallback",
@@ -204,6 +222,17 @@ class Storage(pulumi.ComponentResource):
             opts=child,
         )
 
+        # Spark's event-log folder exists from the start: the History Server exits at start-up
+        # when its log directory is missing (FsHistoryProvider.startPolling), its role cannot
+        # create it, and S3A sees a folder only where a key has its prefix. The expiry rule above
+        # spares this zero-byte marker.
+        self.event_log_folder = aws.s3.BucketObjectv2(
+            f"{name}-event-log-folder",
+            bucket=bucket.id,
+            key=EVENT_LOG_PREFIX,
+            content="",
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[public_access_block, ownership_controls]),
+        )
         self.bucket_name = bucket.bucket
         self.bucket_arn = bucket.arn
         self.image_repository_url = repository.repository_url

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 import uuid
+from datetime import date
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -196,3 +197,17 @@ def pulumi_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
     recorder = pulumi_recorder.Recorder(tmp_path)
     monkeypatch.setenv("PATH", f"{recorder.bin_dir}{os.pathsep}{os.environ.get('PATH', '')}")
     return recorder
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _judge_the_support_calendar_on_its_own_date() -> Iterator[None]:
+    """The program refuses a Kubernetes version past EKS standard support on the day it runs
+    (infra.settings.check_support_phase). Tests plan on the support calendar's own date, so a
+    committed stack file does not start failing on a day in the calendar; tests of that rule pass
+    their own day."""
+    from cost.calendar import load_calendar
+    from infra.settings import SUPPORT_DAY
+
+    token = SUPPORT_DAY.set(date.fromisoformat(load_calendar().date))
+    yield
+    SUPPORT_DAY.reset(token)

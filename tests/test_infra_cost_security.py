@@ -10,6 +10,7 @@ import shutil
 from datetime import date, timedelta
 from pathlib import Path
 
+import pulumi
 import pytest
 
 from cost.calendar import load_calendar
@@ -19,6 +20,7 @@ from infra.settings import (
     DEFAULT_KUBERNETES_VERSION,
     SUPPORT_WARNING_DAYS,
     ConfigError,
+    check_support_phase,
     Settings,
     settings_from_values,
     standard_support_notice,
@@ -236,3 +238,31 @@ def test_image_tags_are_immutable(dev: Plan, tmp_path: Path) -> None:
     assert default_image_tag(tmp_path) == first
     (tmp_path / "jobs" / "apps" / "wordcount.py").write_text("# changed\n", encoding="utf-8")
     assert default_image_tag(tmp_path) != first
+
+
+def test_a_version_eks_will_upgrade_on_its_own_is_refused_on_the_day() -> None:
+    """With upgradePolicy.supportType STANDARD, EKS upgrades the control plane itself when standard
+    support ends; at the end of extended support it upgrades any cluster (EKS API reference,
+    UpgradePolicyRequest supportType: "If the cluster is set to STANDARD, it will be automatically
+    upgraded at the end of standard support"; AWS docs "Understand the Kubernetes version lifecycle on
+    EKS"). The node groups, add-ons and autoscaler pinned to the old minor would then lag and the next
+    `pulumi up` would try to move the control plane back, so the program refuses, naming the fix.
+    EXTENDED keeps the version (at the extended price) until extended support ends."""
+    end = load_calendar().get("1.34").end_of_standard  # 2026-12-02
+    standard = settings_from_values({"kubernetesVersion": "1.34"}, stack="dev", region="us-west-2")
+    check_support_phase(standard, end - timedelta(days=1))
+    with pytest.raises(ConfigError) as caught:
+        check_support_phase(standard, end)
+    assert caught.value.key == "kubernetesVersion"
+    assert 'set kubernetesVersion: "1.35"' in caught.value.problem and "EXTENDED" in caught.value.problem
+    extended = settings_from_values(
+        {"kubernetesVersion": "1.34", "upgradePolicy": {"supportType": "EXTENDED"}}, stack="dev", region="us-west-2"
+    )
+    check_support_phase(extended, end)
+    with pytest.raises(ConfigError, match="left EKS extended support"):
+        check_support_phase(extended, load_calendar().get("1.34").end_of_extended)
+    # The program runs the check on the day it is given (infra.plan's today; `pulumi up`: the real day).
+    config = with_overrides("dev", kubernetesVersion="1.34")
+    assert run_plan(config, stack="dev", today=end - timedelta(days=1)).of_type("eks:index:Cluster")
+    with pytest.raises(pulumi.RunError, match=r"^config spark-eks-spot:kubernetesVersion: Kubernetes 1\.34 left"):
+        run_plan(config, stack="dev", today=end)

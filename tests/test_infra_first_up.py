@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from infra.asg_tags import MAX_TAG_KEY_LENGTH, label_tag_key, tag_name_suffix
+from infra.settings import EKS_LABEL_MAX
 from infra.nodegroups import autoscaler_asg_tags, node_group_specs
 from infra.plan import Plan, PlanMocks, main, run_plan
 from infra.settings import ConfigError, Settings, check_admin_roles, example_cidr_notice, settings_from_values
@@ -189,6 +190,18 @@ def test_the_program_stops_before_any_aws_resource_when_the_deployer_is_listed()
     assert [r.type for r in mocks.plan.resources] == ["pulumi:providers:aws"]
 
 
+def test_a_listed_admin_may_update_the_cluster_once_it_exists() -> None:
+    """pulumi-eks sets bootstrapClusterCreatorAdminPermissions only when it creates the cluster (the
+    EKS API's CreateCluster accessConfig; pulumi/pulumi-eks nodejs/eks/cluster/cluster.ts), so the 409
+    can only happen then: once a cluster of that name exists in the region (EKS ListClusters, through
+    aws.eks.get_clusters), a role listed in adminRoleArns runs `pulumi up` like anyone else."""
+    config = with_overrides("dev", apiEndpoint={"adminRoleArns": ["arn:aws:iam::123456789012:role/platform-deployer"]})
+    mocks = PlanMocks("us-west-2", caller_arn=ASSUMED_DEPLOYER, existing_clusters=("spark-dev",))
+    plan = run_plan(config, stack="dev", mocks=mocks)
+    assert plan.of_type("eks:index:Cluster")
+    assert not [t for t, _ in mocks.calls if t.endswith("getCallerIdentity")]
+
+
 def test_the_caller_is_looked_up_only_when_admin_roles_are_listed() -> None:
     """No admin roles, no sts call: the plan and preview need no extra permission for it."""
     mocks = PlanMocks("us-west-2")
@@ -228,15 +241,19 @@ def test_a_cluster_name_that_collides_with_autoscaler_tag_keys_is_refused(name: 
     assert _refusal(clusterName=name).key == "clusterName"
 
 
-def test_a_label_key_that_pushes_its_tag_key_past_128_characters_is_refused() -> None:
-    """An Auto Scaling group tag key is at most 128 characters (Amazon EC2 Auto Scaling API
-    Reference, Tag: Key, Length Constraints)."""
-    room = MAX_TAG_KEY_LENGTH - len(label_tag_key(""))
-    fits = "a" * 40 + ".example.com/" + "b" * (room - 53)
-    assert len(label_tag_key(fits)) == MAX_TAG_KEY_LENGTH
-    assert _settings(executors={"labels": {fits: "x"}})
-    error = _refusal(executors={"labels": {fits + "c": "x"}})
-    assert error.key == "executors.labels" and f"at most {room}" in error.problem
+def test_a_label_key_or_value_eks_refuses_is_refused_and_the_tag_key_stays_within_128() -> None:
+    """EKS CreateNodegroup takes label keys of 1-63 characters, prefix included, and values of 1-63
+    (botocore data/eks/2017-11-01/service-2.json, shapes labelKey and labelValue); an Auto Scaling group
+    tag key is at most 128 characters (Amazon EC2 Auto Scaling API Reference, Tag: Key), which the
+    longest label key EKS takes cannot pass once it is under the node-template prefix."""
+    longest = "a" * 20 + ".example.com/" + "b" * (EKS_LABEL_MAX - 33)
+    assert len(longest) == EKS_LABEL_MAX
+    assert _settings(executors={"labels": {longest: "x"}})
+    assert len(label_tag_key(longest)) <= MAX_TAG_KEY_LENGTH
+    error = _refusal(executors={"labels": {longest + "c": "x"}})
+    assert error.key == "executors.labels" and f"at most {EKS_LABEL_MAX}" in error.problem
+    empty = _refusal(drivers={"labels": {"team": ""}})
+    assert empty.key == "drivers.labels" and "empty" in empty.problem
 
 
 @pytest.mark.parametrize(

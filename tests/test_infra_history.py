@@ -195,3 +195,14 @@ def test_the_spark_distribution_cannot_read_s3a_so_the_server_needs_the_project_
     assert any(jar.name.startswith("hadoop-client-api-") for jar in jars)
     dockerfile = (PROJECT_ROOT / "image" / "Dockerfile").read_text(encoding="utf-8")
     assert "org/apache/hadoop/hadoop-aws/${HADOOP_VERSION}/hadoop-aws-${HADOOP_VERSION}.jar" in dockerfile
+
+
+def test_the_event_log_folder_exists_before_the_history_server_starts(dev: Plan) -> None:
+    """Spark's History Server exits at start-up when its log directory does not exist
+    (apache/spark core/.../deploy/history/FsHistoryProvider.scala, startPolling: "None of the
+    specified log directories exist"; seen here with the wheel's HistoryServer class: exit 1), its
+    read-only role cannot create it, and S3A sees a folder only where a key has its prefix. So the
+    stack declares the zero-byte `spark-events/` marker, and the server waits for it."""
+    [marker] = [r for r in dev.of_type("aws:s3/bucketObjectv2:BucketObjectv2") if r.inputs.get("key") == "spark-events/"]
+    assert marker.inputs["content"] == ""
+    assert marker.name in dev.named("history").depends_on

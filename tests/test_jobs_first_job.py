@@ -96,6 +96,22 @@ def test_the_marker_outlives_the_event_log_expiry_and_is_put_before_every_submis
     assert age.total_seconds() < 300 and marker["Size"] == 0
 
 
+def test_a_rolling_event_logs_zero_byte_parts_expire_with_it() -> None:
+    """Spark 4.3 rolls event logs by default (spark.eventLog.rolling.enabled): an app writes a folder
+    `eventlog_v2_<app>/` (S3A puts a zero-byte marker for it) with `events_*` files, and a zero-byte
+    `appstatus_<app>` (apache/spark core/.../deploy/history/EventLogFileWriters.scala,
+    RollingEventLogFilesWriter; prefixes read from the 4.3.0 jar). The size filter that spares the
+    `spark-events/` marker would keep those zero-byte parts forever, so rules on their prefixes expire
+    them with the logs; the folder marker itself is still spared."""
+    config = only(stack_plan("dev"), "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration")
+    expiring = [rule for rule in config.inputs["rules"] if (rule.get("expiration") or {}).get("days")]
+    app = "spark-0123456789abcdef"
+    for key, size in ((f"{EVENT_LOG_PREFIX}eventlog_v2_{app}/", 0), (f"{EVENT_LOG_PREFIX}appstatus_{app}", 0),
+                      (f"{EVENT_LOG_PREFIX}eventlog_v2_{app}/events_1_{app}", 4_000)):
+        assert [r for r in expiring if _rule_applies(r["filter"], key, size)], key
+    assert not [r["id"] for r in expiring if _rule_applies(r["filter"], EVENT_LOG_PREFIX, 0)]
+
+
 def test_a_tag_missing_from_ecr_stops_before_anything_is_sent(
     aws_env: str, bucket: str, recorder: K8sRecorder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     capfd: pytest.CaptureFixture[str],
