@@ -19,6 +19,7 @@ import argparse
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_BUDGET = 0, 1, 2, 3
@@ -26,7 +27,7 @@ EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_BUDGET = 0, 1, 2, 3
 MEANINGS = {
     EXIT_OK: "ok",
     EXIT_FAILED: "a check or step failed",
-    EXIT_BAD_INPUT: "bad input or a missing tool",
+    EXIT_BAD_INPUT: "bad input, or a missing tool or credentials",
     EXIT_BUDGET: "a budget gate tripped",
 }
 
@@ -108,6 +109,14 @@ class Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         raise UsageError(f"{message} (see `{self.prog} --help`)")
+
+
+def add_offline_stack_arguments(parser: argparse.ArgumentParser, *, default: str | None = None) -> None:
+    """`--stack NAME` (read Pulumi.NAME.yaml, offline) or `--stack-file PATH`, as every offline tool takes them."""
+    source = parser.add_mutually_exclusive_group()
+    suffix = f" (default: {default})" if default else ""
+    source.add_argument("--stack", metavar="NAME", help=STACK_OFFLINE_HELP + suffix)
+    source.add_argument("--stack-file", type=Path, metavar="PATH", help=STACK_FILE_HELP)
 
 
 def add_quiet(parser: argparse.ArgumentParser) -> None:

@@ -38,10 +38,9 @@ from cli_common import (
     EXIT_BAD_INPUT,
     EXIT_FAILED,
     EXIT_OK,
-    STACK_FILE_HELP,
-    STACK_OFFLINE_HELP,
     CliError,
     Parser,
+    add_offline_stack_arguments,
     add_quiet,
     exit_codes,
     print_error,
@@ -307,14 +306,6 @@ def read_stack(stack: str | None, stack_file: Path | None, root: Path = ROOT) ->
     return stack, stack_config(stack, root)
 
 
-def add_stack_arguments(parser: argparse.ArgumentParser, *, default: str | None = DEFAULT_STACK, required: bool = False) -> None:
-    """`--stack NAME` (offline: Pulumi.NAME.yaml) or `--stack-file PATH`, as every offline tool takes them."""
-    source = parser.add_mutually_exclusive_group(required=required)
-    suffix = f" (default: {default})" if default else ""
-    source.add_argument("--stack", metavar="NAME", help=STACK_OFFLINE_HELP + suffix)
-    source.add_argument("--stack-file", type=Path, metavar="PATH", help=STACK_FILE_HELP)
-
-
 def run_plan(
     config: Mapping[str, str],
     stack: str = "dev",
@@ -429,7 +420,7 @@ def build_parser() -> Parser:
         description="\n\n".join(__doc__.split("\n\n")[:2]),
         epilog=exit_codes("the stack config is invalid (a value the settings refuse, or the program fails)"),
     )
-    add_stack_arguments(parser)
+    add_offline_stack_arguments(parser, default=DEFAULT_STACK)
     parser.add_argument("--json", action="store_true", help="print JSON on stdout: {resources, outputs}")
     add_quiet(parser)
     return parser

@@ -35,7 +35,18 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
-from cli_common import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, CliError, Parser, add_quiet, exit_codes, print_error, progress
+from cli_common import (
+    EXIT_BAD_INPUT,
+    EXIT_FAILED,
+    EXIT_OK,
+    CliError,
+    Parser,
+    add_offline_stack_arguments,
+    add_quiet,
+    exit_codes,
+    print_error,
+    progress,
+)
 from infra.settings import ConfigError
 from policy.policies import POLICIES, PRIVATE_SUBNETS_POLICY
 
@@ -198,14 +209,12 @@ TOOL = "policy.check"
 
 
 def build_parser() -> Parser:
-    from infra.plan import add_stack_arguments
-
     parser = Parser(
         prog=f"python -m {TOOL}",
         description=__doc__.split("\n\nThe plan holds")[0],
         epilog=exit_codes("a mandatory rule is violated, or the stack config is invalid"),
     )
-    add_stack_arguments(parser, default=None)
+    add_offline_stack_arguments(parser)
     parser.add_argument("plan", nargs="?", type=Path, metavar="PLAN.json",
                         help="an offline plan JSON file (python -m infra.plan --json) instead of --stack/--stack-file")
     parser.add_argument(

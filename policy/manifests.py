@@ -15,8 +15,8 @@ from pathlib import Path
 
 import yaml
 
-from cli_common import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, CliError, Parser, exit_codes, print_error
-from infra.plan import ACCOUNT_ID, StackFileError, add_stack_arguments, read_stack
+from cli_common import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, CliError, Parser, add_offline_stack_arguments, exit_codes, print_error
+from infra.plan import ACCOUNT_ID, StackFileError, read_stack
 from infra.settings import PROJECT, ConfigError, settings_from_values
 from infra.spark_rbac import rbac_manifests
 
@@ -55,7 +55,7 @@ def build_parser() -> Parser:
     parser = Parser(prog=f"python -m {TOOL}", description=__doc__.split("\n\nThe manifests")[0],
                     epilog=exit_codes("the stack config is invalid"))
     parser.add_argument("out_dir", type=Path, metavar="OUT_DIR", help="directory to write the YAML files into")
-    add_stack_arguments(parser)
+    add_offline_stack_arguments(parser, default="dev")
     return parser
 
 

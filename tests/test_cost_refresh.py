@@ -293,7 +293,7 @@ def test_cli_refresh_writes_a_new_dated_file_and_never_overwrites_silently(
 
     assert main(["refresh-prices", "--region", "us-west-2", "--prices-dir", str(tmp_path)]) == 2
     err = capsys.readouterr().err
-    assert err == f"error: aws-{today}.json already exists; pass --force to replace it\n"
+    assert err == f"cost: error: aws-{today}.json already exists; pass --force to replace it\n"
 
 
 def test_cli_refresh_without_credentials_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
@@ -308,7 +308,7 @@ def test_cli_refresh_without_credentials_is_one_line(tmp_path: Path, monkeypatch
     code = main(["refresh-prices", "--region", "us-west-2", "--prices-dir", str(tmp_path)])
     err = capsys.readouterr().err
     assert code == 2
-    assert err.startswith("error: no AWS credentials") and err.count("\n") == 1
+    assert err.startswith("cost: error: no AWS credentials") and err.count("\n") == 1
     assert sorted(p.name for p in tmp_path.glob("aws-*.json")) == ["aws-2000-01-01.json"]
 
 
