@@ -32,7 +32,7 @@ MEANINGS = {
 }
 
 STACK_OFFLINE_HELP = "the stack NAME: reads Pulumi.NAME.yaml here (offline: no Pulumi engine, no credentials)"
-STACK_ONLINE_HELP = "the stack NAME: asks the Pulumi engine for it (Automation API: needs the pulumi CLI and its backend)"
+STACK_ONLINE_HELP = "the stack NAME, asked of the Pulumi engine (Automation API: needs the pulumi CLI and the stack's backend)"
 STACK_FILE_HELP = "read this stack file (a Pulumi.NAME.yaml elsewhere; its file name gives the stack name)"
 QUIET_HELP = "no progress line on stderr (it only shows when stderr is a terminal)"
 
@@ -109,6 +109,28 @@ class Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         raise UsageError(f"{message} (see `{self.prog} --help`)")
+
+
+def walk_parsers(parser: argparse.ArgumentParser) -> Iterator[argparse.ArgumentParser]:
+    """The parser and every subcommand's parser under it, depth first."""
+    yield parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in dict.fromkeys(action.choices.values()):  # aliases share a parser
+                yield from walk_parsers(sub)
+
+
+def finish_subcommands(parser: argparse.ArgumentParser, epilog: str | None = None) -> None:
+    """Every subcommand's --help: its one-line help as the description, and the tool's exit codes."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            helps = {choice.dest: choice.help for choice in action._choices_actions}
+            for name, sub in action.choices.items():
+                if sub.description is None and helps.get(name):
+                    sub.description = f"{helps[name][0].upper()}{helps[name][1:]}."
+                if epilog is not None:
+                    sub.epilog = epilog.replace("TOOL: error:", f"{tool_of(sub.prog)}: error:")
+                finish_subcommands(sub, epilog)
 
 
 def add_offline_stack_arguments(parser: argparse.ArgumentParser, *, default: str | None = None) -> None:

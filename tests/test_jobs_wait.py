@@ -159,9 +159,9 @@ def test_status_shows_why_the_driver_waits(recorder: K8sRecorder, tmp_path: Path
 
 
 @pytest.mark.parametrize(("flags", "line"), [
-    (["--timeout", "10m"], "jobs: --timeout bounds --wait; add --wait\n"),
+    (["--timeout", "10m"], "jobs: error: --timeout bounds --wait; add --wait\n"),
     (["--wait", "--timeout", "soon"],
-     "jobs: --timeout: 'soon' is not a finite duration; use a number with a unit, like 300s, 10min or 1h\n"),
+     "jobs: error: --timeout: 'soon' is not a finite duration; use a number with a unit, like 300s, 10min or 1h\n"),
 ])
 def test_timeout_flag_is_checked_first(flags: list[str], line: str, write_outputs: Callable[..., Path],
                                        capsys: pytest.CaptureFixture[str]) -> None:
