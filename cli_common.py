@@ -91,6 +91,9 @@ class UsageError(CliError):
     """A bad command line (argparse's message, plus which --help to read)."""
 
 
+_DEEPEST = "_cli_common_deepest_prog"
+
+
 class Parser(argparse.ArgumentParser):
     """argparse with the project's convention: a usage error raises UsageError (the CLI prints
     it as its one error line, exit 2) instead of printing usage; the epilog lists the exit codes
@@ -109,6 +112,22 @@ class Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         raise UsageError(f"{message} (see `{self.prog} --help`)")
+
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
+        parsed, extras = super().parse_known_args(args, namespace)
+        # The deepest subcommand parses first: remember it, so a flag it does not know is
+        # reported with its --help rather than the top level's.
+        if not hasattr(parsed, _DEEPEST):
+            setattr(parsed, _DEEPEST, self.prog)
+        return parsed, extras
+
+    def parse_args(self, args: Any = None, namespace: Any = None) -> Any:
+        parsed, extras = self.parse_known_args(args, namespace)
+        prog = getattr(parsed, _DEEPEST, self.prog)
+        delattr(parsed, _DEEPEST)
+        if extras:
+            raise UsageError(f"unrecognized arguments: {' '.join(extras)} (see `{prog} --help`)")
+        return parsed
 
 
 def walk_parsers(parser: argparse.ArgumentParser) -> Iterator[argparse.ArgumentParser]:

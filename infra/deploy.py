@@ -91,7 +91,8 @@ def build_parser() -> Parser:
                   help="write the outputs as `pulumi stack output --json` does" + (" (after the update)" if name == "up" else ""))
         _add_flag(command, name, "show_secrets", action="store_true",
                   help="with --outputs-out: write secrets in plain text (owner-only file); never printed")
-        _add_flag(command, name, "force", action="store_true", help="replace an existing --preview-out/--outputs-out file")
+        _add_flag(command, name, "force", action="store_true",
+                  help=f"replace an existing {'--preview-out' if name == 'preview' else '--outputs-out'} file")
         # Flags this action does not take read as unset, so the runner asks every action alike.
         command.set_defaults(**{dest: None for dest, actions in _ALLOWED.items() if name not in actions})
     return parser
