@@ -181,13 +181,10 @@ def build_parser() -> Parser:
 
 def _stack_plan(args: argparse.Namespace) -> dict[str, Any]:
     """The offline plan of `--stack NAME` / `--stack-file PATH` (infra.plan under Pulumi's mocks)."""
-    from infra.plan import read_stack, run_plan
+    from infra.plan import plan_stack
 
     with progress(args.quiet) as shown:
-        shown.step(f"reading {args.stack_file or f'Pulumi.{args.stack}.yaml'}")
-        stack, config = read_stack(args.stack, args.stack_file)
-        shown.step(f"running the program of stack {stack} under Pulumi's mock engine")
-        return run_plan(config, stack=stack).as_json()
+        return plan_stack(args.stack, args.stack_file, shown).plan.as_json()
 
 
 def _changes(args: argparse.Namespace) -> tuple[list[Any], str]:

@@ -40,6 +40,7 @@ from cli_common import (
     EXIT_OK,
     CliError,
     Parser,
+    Progress,
     add_offline_stack_arguments,
     add_quiet,
     exit_codes,
@@ -356,6 +357,24 @@ def settings_of(config: Mapping[str, str], stack: str) -> Settings:
     return settings_from_values(values, stack=stack, region=config.get("aws:region"))
 
 
+@dataclass(frozen=True)
+class StackPlan:
+    stack: str
+    settings: Settings
+    plan: Plan
+
+
+def plan_stack(stack: str | None, stack_file: Path | None, shown: Progress | None = None) -> StackPlan:
+    """Read a stack (`--stack NAME` or `--stack-file PATH`), validate its settings and plan it under
+    mocks, saying each step on the progress line: what every offline tool does with a stack."""
+    shown = shown or Progress()
+    shown.step(f"reading {stack_file or f'Pulumi.{stack or DEFAULT_STACK}.yaml'}")
+    name, config = read_stack(stack, stack_file)
+    settings = settings_of(config, name)
+    shown.step(f"running the program of stack {name} under Pulumi's mock engine")
+    return StackPlan(name, settings, run_plan(config, stack=name))
+
+
 def _after(resource: PlannedResource, limit: int = 3) -> str:
     if not resource.depends_on:
         return ""
@@ -431,11 +450,8 @@ def main(argv: list[str] | None = None, today: date | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
         with progress(args.quiet) as shown:
-            shown.step(f"reading {args.stack_file or f'Pulumi.{args.stack or DEFAULT_STACK}.yaml'}")
-            stack, config = read_stack(args.stack, args.stack_file)
-            settings = settings_of(config, stack)
-            shown.step(f"running the program of stack {stack} under Pulumi's mock engine")
-            plan = run_plan(config, stack=stack)
+            planned = plan_stack(args.stack, args.stack_file, shown)
+        settings, plan = planned.settings, planned.plan
     except CliError as error:
         print_error(TOOL, error)
         return error.exit_code

@@ -181,16 +181,6 @@ def evaluate(
     return violations
 
 
-def _stack_plan(stack: str, config: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
-    """Plan a stack's config under mocks; also the pack config the stack implies (an existing VPC's subnets)."""
-    from infra.plan import run_plan, settings_of
-
-    settings = settings_of(config, stack)
-    plan = run_plan(config, stack=stack).as_json()
-    private = list(settings.network.private_subnet_ids)
-    return plan, ({PRIVATE_SUBNETS_POLICY: {"privateSubnetIds": private}} if private else {})
-
-
 def _file_plan(path: Path) -> dict[str, Any]:
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
@@ -242,7 +232,7 @@ def _violations_json(stack: str, resources: int, violations: list[Violation]) ->
 
 
 def main(argv: list[str] | None = None) -> int:
-    from infra.plan import StackFileError, read_stack
+    from infra.plan import StackFileError, plan_stack
 
     try:
         args = build_parser().parse_args(argv)
@@ -254,10 +244,11 @@ def main(argv: list[str] | None = None) -> int:
             raise CliError("--stack-name names the stack of a PLAN.json; with --stack or --stack-file the stack is known")
         with progress(args.quiet) as shown:
             if args.plan is None:
-                shown.step(f"reading {args.stack_file or f'Pulumi.{args.stack}.yaml'}")
-                stack, stack_values = read_stack(args.stack, args.stack_file)
-                shown.step(f"running the program of stack {stack} under Pulumi's mock engine")
-                plan, config = _stack_plan(stack, stack_values)
+                planned = plan_stack(args.stack, args.stack_file, shown)
+                stack, plan = planned.stack, planned.plan.as_json()
+                # An existing VPC's private subnets are the pack's config, as the stack implies it.
+                private = list(planned.settings.network.private_subnet_ids)
+                config = {PRIVATE_SUBNETS_POLICY: {"privateSubnetIds": private}} if private else {}
             else:
                 shown.step(f"reading {args.plan}")
                 plan, config = _file_plan(args.plan), {}
