@@ -312,6 +312,27 @@ def test_cli_refresh_without_credentials_is_one_line(tmp_path: Path, monkeypatch
     assert sorted(p.name for p in tmp_path.glob("aws-*.json")) == ["aws-2000-01-01.json"]
 
 
+def test_cli_refresh_refused_by_aws_is_a_failed_step(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The Pricing API refusing the call (AccessDenied, as botocore raises it through a Stubber) is
+    a step that failed: exit 1 with one line naming the operation and AWS's code, as jobs does
+    for S3 or ECR refusing; no snapshot is written."""
+    older_snapshot(tmp_path)
+    pricing = client("pricing", "us-east-1")
+    stub = Stubber(pricing)
+    stub.add_client_error("get_products", service_error_code="AccessDeniedException", service_message="not allowed")
+    import boto3
+
+    monkeypatch.setattr(boto3, "client", lambda service, region_name: pricing)
+    with stub:
+        code = main(["refresh-prices", "--region", "us-west-2", "--prices-dir", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert err == "cost: error: AWS refused GetProducts: AccessDeniedException: not allowed\n"
+    assert sorted(p.name for p in tmp_path.glob("aws-*.json")) == ["aws-2000-01-01.json"]
+
+
 def test_the_committed_snapshot_says_its_spot_prices_are_estimates() -> None:
     """The hand-entered file measured nothing: every region's spotMeasured is empty and its source says so."""
     snapshot = load_snapshot(PRICES_DIR / "aws-2026-11-25.json")
