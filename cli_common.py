@@ -4,8 +4,9 @@
   user runs with `python -m` (`infra.plan`, `jobs`, `cost`, `bench`, ...); argparse's own usage
   errors too (`Parser`), naming the `--help` to read.
 - Exit codes (listed in every `--help` by `Parser`'s default epilog): 0 ok; 1 a check or step
-  failed (policy violation, invalid config, a job failed); 2 bad input or a missing tool;
-  3 a budget gate tripped (only the tools that have gates list it).
+  failed (policy violation, invalid config, a job failed, a remote service refused); 2 bad
+  input, or a missing tool or credentials; 3 a budget gate tripped (only the tools that have
+  gates list it).
 - `--stack NAME` names a stack: offline tools read Pulumi.NAME.yaml, online ones ask the Pulumi
   engine, and the help says which; `--stack-file PATH` reads a stack file; `--json` prints
   JSON on stdout; `--quiet` turns off the progress line.
@@ -218,7 +219,7 @@ class Progress:
 
 
 @contextmanager
-def progress(quiet: bool = False, stream: TextIO | None = None, first_step: str = "") -> Iterator[Progress]:
+def progress(quiet: bool = False, stream: TextIO | None = None) -> Iterator[Progress]:
     """A Progress shown on `stream` (stderr) while the block runs; silent with --quiet or when
     the stream is not a terminal (pipes, CI logs, captured test output). The line is cleared
     when the block ends."""
@@ -232,7 +233,7 @@ def progress(quiet: bool = False, stream: TextIO | None = None, first_step: str 
     from rich.text import Text
 
     console = Console(file=stream)
-    spinner = Spinner("dots", text=Text(one_line(first_step), overflow="ellipsis", no_wrap=True))
+    spinner = Spinner("dots", text=Text(""))
     # Our own prints to a terminal stdout go above the spinner instead of through it; a piped
     # stdout is left alone (it is not on the screen, and --json output must stay pure).
     live = Live(spinner, console=console, transient=True, refresh_per_second=8,
