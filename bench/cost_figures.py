@@ -2,25 +2,26 @@
 
 Every price comes from the committed snapshot through cost's own functions (`price_state`
 for one node group, `build_report` for a whole plan, as `python -m cost estimate` does);
-every size and instance type comes from the offline plans of the stack files. The seed's
-floor and the reference workload are the dev plan edited, never hand-priced items. Each
+every size and instance type comes from the offline plans of the stack files. The blog
+post's floor and the reference workload are the dev plan edited, never hand-priced items. Each
 figure names its price basis: the snapshot, and whether its Spot prices are measured (EC2
 Spot price history) or estimates (how, from the snapshot's `spotSource`).
 
 1. Executor vCPU-hour, one figure per stack file (dev, prod): the cheapest Spot group the
    stack configures, priced as cost prices a Spot group (the mean Spot hour over its types),
    per vCPU of its node, against one vCPU-hour of the drivers' On-Demand type, in the
-   stack's region. Target ≤ 0.35× (issue 14). The other snapshot regions are in the details.
+   stack's region. Target ≤ 0.35×. The other snapshot regions are in the details.
 2. Idle floor: the dev plan at its minimum sizes (control plane, NAT, the system node) against
-   the seed's floor (the same plan with one On-Demand and one Spot m5.xlarge always on, one NAT
-   gateway and its IPv4). Target ≤ 0.5× (issue 14).
+   the floor of the AWS blog post this design follows ("Running cost optimized Spark workloads on
+   Kubernetes using EC2 Spot Instances"): the same plan with one On-Demand and one Spot m5.xlarge
+   always on, one NAT gateway and its IPv4. Target ≤ 0.5×.
 3. Reference workload: four word counts in parallel, 20 executors each, for one hour. One pod
    per node (an executor sized to its node, one driver node per job) on the dev plan's
    cheapest Spot group, priced for that hour with the control plane, NAT, IPv4, the system
    node and root volumes. Against all On-Demand on the drivers' On-Demand type, the baseline
-   of figure 1 (m5.xlarge in dev, the seed's node type): the same plan with the executor
+   of figure 1 (m5.xlarge in dev, the blog post's node type): the same plan with the executor
    nodes On-Demand on that type, as many vCPUs as the Spot group's nodes; drivers and the
-   system node are On-Demand already. Target ≤ 0.4× (issue 14). The details also give the
+   system node are On-Demand already. Target ≤ 0.4×. The details also give the
    ratio against the same executor group On-Demand (cost prices it at its first type), so the
    part of the saving that is the cheaper architecture (Graviton's On-Demand price) shows
    apart from the part that is Spot.
@@ -55,7 +56,7 @@ SPOT_TARGET = 0.35
 FLOOR_TARGET = 0.5
 WORKLOAD_TARGET = 0.4
 
-SEED_INSTANCE_TYPE = "m5.xlarge"
+BLOG_POST_INSTANCE_TYPE = "m5.xlarge"
 WORKLOAD_JOBS = 4
 EXECUTORS_PER_JOB = 20
 
@@ -108,34 +109,34 @@ def at_minimum_sizes(document: dict[str, Any]) -> dict[str, Any]:
     return floor
 
 
-def seed_floor_plan(document: dict[str, Any]) -> dict[str, Any]:
-    """The seed's always-on floor as a plan: the dev plan with one On-Demand and one Spot
+def blog_post_floor_plan(document: dict[str, Any]) -> dict[str, Any]:
+    """The blog post's always-on floor as a plan: the dev plan with one On-Demand and one Spot
     m5.xlarge node, one NAT gateway and its public IPv4, and no other node group.
 
     Root volumes keep the dev groups' sizes, so the two floors differ only by design choices.
     """
-    seed = at_minimum_sizes(document)
-    drivers, executors = node_group(seed, "drivers"), node_group(seed, "executors")
+    floor = at_minimum_sizes(document)
+    drivers, executors = node_group(floor, "drivers"), node_group(floor, "executors")
     for group, capacity in ((drivers, "ON_DEMAND"), (executors, "SPOT")):
         group["inputs"]["capacityType"] = capacity
-        group["inputs"]["instanceTypes"] = [SEED_INSTANCE_TYPE]
+        group["inputs"]["instanceTypes"] = [BLOG_POST_INSTANCE_TYPE]
         _set_size(group, 1, minimum=1)
     kept_ids = {id(drivers), id(executors)}
-    nat = _first(seed, NAT_GATEWAY)
-    ipv4 = _first(seed, PUBLIC_IPV4)
-    seed["resources"] = [
-        r for r in seed["resources"]
+    nat = _first(floor, NAT_GATEWAY)
+    ipv4 = _first(floor, PUBLIC_IPV4)
+    floor["resources"] = [
+        r for r in floor["resources"]
         if (r["type"] != NODE_GROUP or id(r) in kept_ids)
         and (r["type"] != NAT_GATEWAY or r is nat)
         and (r["type"] != PUBLIC_IPV4 or r is ipv4)
     ]
-    return seed
+    return floor
 
 
 def _first(document: dict[str, Any], type_token: str) -> dict[str, Any]:
     matches = sorted((r for r in document["resources"] if r["type"] == type_token), key=lambda r: r["name"])
     if not matches:
-        raise PlanShapeError(f"the plan has no {type_token}; the seed's floor needs one")
+        raise PlanShapeError(f"the plan has no {type_token}; the blog post's floor needs one")
     return matches[0]
 
 
@@ -289,14 +290,15 @@ def executor_vcpu_figure(stack: str, document: dict[str, Any], snapshot: PriceSn
 
 
 def idle_floor_figure(document: dict[str, Any], snapshot: PriceSnapshot) -> Figure:
-    """Figure 2: the dev stack at its minimum sizes against the seed's always-on floor."""
-    ours, seed = estimate(at_minimum_sizes(document), snapshot), estimate(seed_floor_plan(document), snapshot)
-    ratio = ours.total_after / seed.total_after
+    """Figure 2: the dev stack at its minimum sizes against the blog post's always-on floor."""
+    ours, blog = estimate(at_minimum_sizes(document), snapshot), estimate(blog_post_floor_plan(document), snapshot)
+    ratio = ours.total_after / blog.total_after
     region = next(iter(ours.region_dates), None)
-    seed_spot = spot_basis(snapshot, region, [SEED_INSTANCE_TYPE]) if region else "not priced"
+    blog_spot = spot_basis(snapshot, region, [BLOG_POST_INSTANCE_TYPE]) if region else "not priced"
     return Figure(
-        name=(f"idle floor: dev at minimum sizes ${ours.total_after:,.2f}/mo vs the seed's ${seed.total_after:,.2f}/mo "
-              f"[On-Demand list prices; the seed's Spot node: {seed_spot}; snapshot {snapshot.date}]"),
+        name=(f"idle floor: dev at minimum sizes ${ours.total_after:,.2f}/mo vs the AWS blog post's design "
+              f"${blog.total_after:,.2f}/mo [On-Demand list prices; the blog post's Spot node: {blog_spot}; "
+              f"snapshot {snapshot.date}]"),
         value=ratio,
         unit="×",
         target=f"≤ {FLOOR_TARGET}×",
@@ -304,12 +306,12 @@ def idle_floor_figure(document: dict[str, Any], snapshot: PriceSnapshot) -> Figu
         details={
             "region": region,
             "priceSnapshot": snapshot.date,
-            "seedSpotPriceBasis": seed_spot,
+            "blogPostSpotPriceBasis": blog_spot,
             "monthlyDev": round(ours.total_after, 2),
-            "monthlySeed": round(seed.total_after, 2),
+            "monthlyBlogPost": round(blog.total_after, 2),
             "devItems": _priced_items(ours),
-            "seedItems": _priced_items(seed),
-            "notInTotals": _not_in_totals(ours) + _not_in_totals(seed),
+            "blogPostItems": _priced_items(blog),
+            "notInTotals": _not_in_totals(ours) + _not_in_totals(blog),
         },
     )
 

@@ -8,7 +8,7 @@ own as `python -m bench.cost_diff`); this module turns measurements into figures
 7. Scaling: the time of a 10,000-step diff over a 1,000-step one, measured in one run after a
    warm-up: the median of 5 diffs of the small preview and of 3 of the large one, taken in
    turns so both see the same machine (other processes share its 2 cores). Linear work gives
-   about 10×; the target is ≤ 12× (issue 13 measured quadratic rendering: 10,000 steps took
+   about 10×; the target is ≤ 12× (an earlier version rendered in quadratic time: 10,000 steps took
    45 s in markdown). The 10,000-step markdown time is reported beside it (goal under 2 s on
    the 2-core development machine); it is a figure, never a test.
 """

@@ -1,6 +1,7 @@
 """Thin command line over the cost core: diff, estimate, refresh-prices, comment.
 
-Exit codes: 0 ok; 2 bad input or missing tool/credentials (one line on stderr);
+Exit codes: 0 ok; 1 a step failed (AWS or GitHub refused the request or could not be
+reached); 2 bad input or missing tool/credentials (one line on stderr: `cost: error: …`);
 3 a budget gate tripped: the monthly increase is above --fail-above, the increase at
 every node group's maximum size is above --fail-above-max, or a gate is set and a changed
 resource could not be priced (unless --allow-unpriced).
@@ -17,8 +18,22 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, datetime, timezone
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
+from cli_common import (
+    EXIT_BAD_INPUT,
+    EXIT_BUDGET,
+    EXIT_FAILED,
+    EXIT_OK,
+    CliError,
+    Parser,
+    add_offline_stack_arguments,
+    add_quiet,
+    exit_codes,
+    print_error,
+    print_warning,
+    progress,
+)
 from cost.calendar import CalendarError
 from cost.inputs import (
     InputError,
@@ -40,17 +55,16 @@ from cost.snapshot import (
     snapshot_from_json,
 )
 
-EXIT_OK, EXIT_BAD_INPUT, EXIT_BUDGET = 0, 2, 3
+TOOL = "cost"
 DEFAULT_AUTHOR = "github-actions[bot]"  # who writes comments with the workflow's GITHUB_TOKEN
+STEP_FAILED = "a step failed (AWS or GitHub refused the request or could not be reached)"
 
 
-class UsageError(Exception):
-    """A bad flag or argument (argparse's own message, reduced to one line)."""
+class StepFailed(CliError):
+    """A remote service refused or could not be reached: exit 1, as in the other tools."""
 
-
-class OneLineParser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        raise UsageError(f"{self.prog}: {message} (see --help)")
+    def __init__(self, message: str) -> None:
+        super().__init__(message, EXIT_FAILED)
 
 
 def read_json(path: str) -> Any:
@@ -99,15 +113,16 @@ def _bytes(text: str) -> int:
     return value
 
 
-EXIT_CODES = "exit codes: 0 ok; 2 bad input or missing tool or credentials; 3 a budget gate tripped"
-
-
-def build_parser() -> OneLineParser:
-    parser = OneLineParser(prog="python -m cost", description="Monthly AWS cost of a Pulumi change, Spot-aware.", epilog=EXIT_CODES)
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
+def build_parser() -> Parser:
+    parser = Parser(prog=f"python -m {TOOL}", description="Monthly AWS cost of a Pulumi change, Spot-aware.",
+                    epilog=exit_codes(STEP_FAILED, budget=True))
+    commands = parser.add_subparsers(dest="command", metavar="command", required=True, parser_class=Parser,
+                                     title="commands (each has its own --help)")
+    report_codes = exit_codes(None, budget=True)
 
     def report_options(command: argparse.ArgumentParser) -> None:
-        command.add_argument("--format", choices=sorted(RENDERERS), default="table", help="output format (default: table)")
+        command.add_argument("--format", choices=sorted(RENDERERS), help="output format (default: table)")
+        command.add_argument("--json", action="store_true", help="print JSON on stdout (the same as --format json)")
         command.add_argument("--region", help="region for resources whose AWS provider names none")
         command.add_argument("--prices", type=Path, help="price snapshot JSON (default: the newest in cost/prices/)")
         command.add_argument("--fail-above", type=_non_negative_usd, metavar="USD",
@@ -124,16 +139,25 @@ def build_parser() -> OneLineParser:
                              help=f"markdown only: fit the comment in N bytes, leaving out the smallest rows (default {GITHUB_COMMENT_LIMIT:,}, "
                                   "GitHub's comment limit; 0: everything)")
 
-    diff = commands.add_parser("diff", help="before/after/delta of a preview, or of two offline plans")
+    diff = commands.add_parser("diff", help="before/after/delta of a preview, or of two offline plans",
+                               description="Before/after/delta of a preview, or of two offline plans.", epilog=report_codes)
     diff.add_argument("files", nargs="+", metavar="FILE",
                       help="PREVIEW.json (pulumi preview --json --show-sames) or BASE.json HEAD.json (python -m infra.plan --json)")
     report_options(diff)
 
-    estimate = commands.add_parser("estimate", help="monthly cost of one plan or preview (its after side)")
-    estimate.add_argument("file", metavar="FILE")
+    estimate = commands.add_parser(
+        "estimate", help="monthly cost of one plan or preview (its after side), or of a stack file planned offline",
+        description="Monthly cost of one plan or preview (its after side), or of a stack planned offline\n"
+                    "(as python -m infra.plan does) from its Pulumi.NAME.yaml.", epilog=report_codes)
+    estimate.add_argument("file", metavar="FILE", nargs="?",
+                          help="PLAN.json (python -m infra.plan --json) or PREVIEW.json; or give --stack/--stack-file")
+    add_offline_stack_arguments(estimate)
+    add_quiet(estimate)
     report_options(estimate)
 
-    refresh = commands.add_parser("refresh-prices", help="write a new dated snapshot from the AWS Pricing and EC2 APIs")
+    refresh = commands.add_parser("refresh-prices", help="write a new dated snapshot from the AWS Pricing and EC2 APIs",
+                                  description="Write a new dated price snapshot from the AWS Pricing and EC2 APIs.",
+                                  epilog=exit_codes(STEP_FAILED))
     refresh.add_argument("--region", action="append", dest="regions", metavar="REGION",
                          help="region to refresh (repeatable; default: every region of the current snapshot)")
     refresh.add_argument("--prices-dir", type=Path, default=PRICES_DIR, help="where snapshots live (default: cost/prices)")
@@ -141,7 +165,9 @@ def build_parser() -> OneLineParser:
     refresh.add_argument("--spot", action="store_true",
                          help="measure Spot prices from the EC2 Spot price history of the last 30 days (else they are carried over)")
 
-    comment = commands.add_parser("comment", help="create or update the pull request's cost comment (GitHub API)")
+    comment = commands.add_parser("comment", help="create or update the pull request's cost comment (GitHub API)",
+                                  description="Create or update the pull request's cost comment (GitHub API).",
+                                  epilog=exit_codes(STEP_FAILED))
     comment.add_argument("body", metavar="BODY.md", nargs="?", help="the markdown from `diff --format markdown`")
     comment.add_argument("--failure", metavar="REASON",
                          help="replace the comment with a note that the cost check failed (no BODY.md)")
@@ -153,7 +179,18 @@ def build_parser() -> OneLineParser:
     return parser
 
 
+def _stack_plan(args: argparse.Namespace) -> dict[str, Any]:
+    """The offline plan of `--stack NAME` / `--stack-file PATH` (infra.plan under Pulumi's mocks)."""
+    from infra.plan import plan_stack
+
+    with progress(args.quiet) as shown:
+        return plan_stack(args.stack, args.stack_file, shown).plan.as_json()
+
+
 def _changes(args: argparse.Namespace) -> tuple[list[Any], str]:
+    if args.command == "estimate" and args.file is None:
+        name = str(args.stack_file or f"Pulumi.{args.stack}.yaml")
+        return estimate_changes(changes_from_plans({}, plan_states(_stack_plan(args), name, args.region))), "estimate"
     if args.command == "estimate":
         document = read_json(args.file)
         kind = document_kind(document)
@@ -209,8 +246,26 @@ def gate_failures(report: CostReport, args: argparse.Namespace) -> list[str]:
     return failures
 
 
+def _report_format(args: argparse.Namespace) -> str:
+    """--json is --format json; the two may agree, never disagree."""
+    if args.json and args.format not in (None, "json"):
+        raise CliError(f"--json prints JSON; drop --format {args.format} or --json")
+    return "json" if args.json else args.format or "table"
+
+
+def _estimate_source(args: argparse.Namespace) -> None:
+    given = [flag for flag, value in (("FILE", args.file), ("--stack", args.stack), ("--stack-file", args.stack_file))
+             if value is not None]
+    if len(given) != 1:
+        raise CliError(f"estimate takes one of FILE, --stack NAME or --stack-file PATH (got {', '.join(given) or 'none'})")
+
+
 def run_report(args: argparse.Namespace) -> int:
     from cost.usage import load_usage
+
+    args.format = _report_format(args)
+    if args.command == "estimate":
+        _estimate_source(args)
 
     snapshot = load_snapshot(args.prices)
     usage = load_usage(args.usage) if args.usage is not None else None
@@ -225,7 +280,7 @@ def run_report(args: argparse.Namespace) -> int:
     sys.stdout.write(text)
     failures = gate_failures(report, args)
     for failure in failures:
-        print(failure, file=sys.stderr)
+        print(failure, file=sys.stderr)  # the gate's verdict, one line each (the workflow shows the first)
     return EXIT_BUDGET if failures else EXIT_OK
 
 
@@ -254,13 +309,15 @@ def run_refresh(args: argparse.Namespace) -> int:
                          "and ec2:DescribeSpotPriceHistory with --spot)") from None
     except ClientError as error:
         info = error.response.get("Error", {})
-        raise InputError(f"AWS refused {error.operation_name}: {info.get('Code')}: {info.get('Message')}") from None
-    except (BotoCoreError, RefreshError) as error:
+        raise StepFailed(f"AWS refused {error.operation_name}: {info.get('Code')}: {info.get('Message')}") from None
+    except BotoCoreError as error:
+        raise StepFailed(f"refresh-prices: {str(error).splitlines()[0]}") from None
+    except RefreshError as error:
         raise InputError(f"refresh-prices: {str(error).splitlines()[0]}") from None
     snapshot_from_json(document, target.name)  # never write a snapshot the loader would refuse
     target.write_text(json.dumps(document, indent=2) + "\n")
     for warning in warnings:
-        print(f"warning: {warning}", file=sys.stderr)
+        print_warning(TOOL, warning)
     spot = "Spot measured over 30 days" if args.spot else "Spot carried over"
     print(f"wrote {target} (regions {', '.join(regions)}; {spot}; previous snapshot {previous_path.name} kept)")
     return EXIT_OK
@@ -297,13 +354,18 @@ def run_comment(args: argparse.Namespace) -> int:
             raise InputError(f"{args.body}: does not start with {MARKER}; write it with `python -m cost diff --format markdown`")
     try:
         result = upsert_comment(api_url, args.repo, args.pr, token, body, MARKER, args.author)
-    except (GitHubError, ValueError) as error:
+    except GitHubError as error:
+        raise StepFailed(str(error)) from None
+    except ValueError as error:
         raise InputError(str(error)) from None
     print(f"{result.action} comment {result.comment_id} {result.url}".rstrip())
     return EXIT_OK
 
 
 def main(argv: list[str] | None = None) -> int:
+    from infra.plan import StackFileError
+    from infra.settings import ConfigError
+
     try:
         args = build_parser().parse_args(argv)
         if args.command == "refresh-prices":
@@ -311,6 +373,12 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "comment":
             return run_comment(args)
         return run_report(args)
-    except (UsageError, InputError, SnapshotError, RegionNotInSnapshot, MissingRegion, CalendarError) as error:
-        print(f"error: {error}", file=sys.stderr)
+    except CliError as error:
+        print_error(TOOL, error)
+        return error.exit_code
+    except (InputError, SnapshotError, RegionNotInSnapshot, MissingRegion, CalendarError, StackFileError) as error:
+        print_error(TOOL, error)
         return EXIT_BAD_INPUT
+    except ConfigError as error:  # the stack file of --stack/--stack-file is invalid, as in infra.plan
+        print_error(TOOL, error)
+        return EXIT_FAILED

@@ -21,12 +21,13 @@ from __future__ import annotations
 
 import difflib
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from cli_common import yaml_error
 from cost.inputs import InputError
 from cost.pricing import BucketUsage
 
@@ -51,6 +52,7 @@ class Usage:
     nat_data_gb: float | None = None
     s3_traffic_gb: float | None = None
     logs_ingested_gb: float | None = None
+    given: str = ""  # the path as the user gave it, for errors found after loading
 
 
 class UsageFileError(InputError):
@@ -110,7 +112,7 @@ def usage_from_document(document: Any, source: str) -> Usage:
 
 
 def load_usage(path: Path) -> Usage:
-    """Read and check a usage file (YAML)."""
+    """Read and check a usage file (YAML); errors name it as the user gave it."""
     try:
         text = path.read_text()
     except FileNotFoundError:
@@ -120,10 +122,9 @@ def load_usage(path: Path) -> Usage:
     try:
         document = yaml.safe_load(text)
     except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise UsageFileError(f"{path.name}: not YAML{where}") from None
-    return usage_from_document(document, path.name)
+        raise UsageFileError(yaml_error(str(path), error)) from None
+    # The report names the file by its name (as the comment shows it); errors by the path as given.
+    return replace(usage_from_document(document, str(path)), source=path.name, given=str(path))
 
 
 def check_names(usage: Usage, node_groups: set[str], buckets: set[str]) -> None:
@@ -132,4 +133,4 @@ def check_names(usage: Usage, node_groups: set[str], buckets: set[str]) -> None:
         for name in names:
             if name not in known:
                 listed = ", ".join(sorted(known)) or "none"
-                raise UsageFileError(f"{usage.source}: {section}.{name} names no resource of this change (it has {listed})")
+                raise UsageFileError(f"{usage.given or usage.source}: {section}.{name} names no resource of this change (it has {listed})")

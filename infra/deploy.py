@@ -7,15 +7,17 @@ project root). Examples:
     python -m infra.deploy up --stack dev            # previews, then asks before changing anything
     python -m infra.deploy outputs --stack dev --outputs-out outputs.json --show-secrets
     python -m infra.deploy destroy --stack dev       # asks you to type the stack name
+    python -m infra.deploy up --help                 # each action's own flags
 
-`up` and `destroy` ask on stdin unless --yes; `destroy` refuses a stack named prod* unless
---yes-really. Output files are written atomically and never replace an existing file unless
+`--stack NAME` is asked of the Pulumi engine (the stack's backend: Pulumi Cloud or the one
+`pulumi login` chose), not read from Pulumi.NAME.yaml alone. `up` and `destroy` ask on stdin
+unless --yes; `destroy` refuses a stack named prod* unless --yes-really. Output files are written atomically and never replace an existing file unless
 --force. Secrets are never printed: only `--outputs-out FILE --show-secrets` writes them, to an
 owner-only file.
 
 Exit codes: 0 ok; 1 a step failed (engine error, invalid stack config, confirmation declined);
 2 bad input or missing tool (a flag, the stack name, an existing output file, the prod guard,
-no such stack, no pulumi CLI), one line each.
+no such stack, no pulumi CLI), one line each: `infra.deploy: error: …`.
 """
 
 from __future__ import annotations
@@ -28,12 +30,23 @@ import sys
 from pathlib import Path
 from typing import Any, Callable, TextIO
 
+from cli_common import (
+    EXIT_BAD_INPUT,
+    EXIT_FAILED,
+    EXIT_OK,
+    STACK_ONLINE_HELP,
+    CliError,
+    Parser,
+    exit_codes,
+    print_error,
+)
 from infra import automation
 
+TOOL = "infra.deploy"
 COMMANDS = ("preview", "up", "destroy", "refresh", "outputs")
 _STACK_NAME = re.compile(r"^(?:[A-Za-z0-9_.-]+/){0,2}[A-Za-z0-9_.-]+$")
 
-# Which flags make sense with which command; anything else is refused rather than ignored.
+# Which flags each action takes; a flag of another action is refused by name, not ignored.
 _ALLOWED: dict[str, frozenset[str]] = {
     "yes": frozenset({"up", "destroy"}),
     "yes_really": frozenset({"destroy"}),
@@ -41,41 +54,60 @@ _ALLOWED: dict[str, frozenset[str]] = {
     "diff": frozenset({"preview", "up", "destroy", "refresh"}),
     "preview_out": frozenset({"preview"}),
     "outputs_out": frozenset({"outputs", "up"}),
+    "show_secrets": frozenset({"outputs", "up"}),
+    "force": frozenset({"preview", "outputs", "up"}),
 }
+_HELP = {
+    "preview": "show what `up` would change (nothing is changed)",
+    "up": "preview, ask, then create or update the stack's resources",
+    "destroy": "preview the deletion, ask for the stack name, then delete every resource",
+    "refresh": "read the real state of the stack's resources into the stack's state",
+    "outputs": "print the stack's outputs (secrets masked), or write them to a file",
+}
+EXIT_CODES = exit_codes("a step failed (engine error, invalid stack config, confirmation declined)")
 
 
-class _UsageError(Exception):
-    pass
+def _add_flag(command: argparse.ArgumentParser, name: str, dest: str, **kwargs: object) -> None:
+    if name in _ALLOWED[dest]:
+        command.add_argument(f"--{dest.replace('_', '-')}", **kwargs)  # type: ignore[arg-type]
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse that reports a bad flag as one line instead of usage plus message."""
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        raise _UsageError(message)
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
-        prog="python -m infra.deploy",
-        description=__doc__.splitlines()[0],
-        epilog="Exit codes: 0 ok; 1 a step failed; 2 bad input or missing tool.",
-    )
-    parser.add_argument("command", choices=COMMANDS, help="what to do with the stack")
-    parser.add_argument("--stack", required=True, help="stack name, e.g. dev (or org/project/dev)")
-    parser.add_argument("--create", action="store_true", help="preview/up: create the stack if it does not exist")
-    parser.add_argument("--yes", action="store_true", help="up/destroy: do not ask for confirmation")
-    parser.add_argument("--yes-really", action="store_true", help="destroy: allow destroying a stack named prod*")
-    parser.add_argument("--diff", action="store_true", help="show a rich diff of every change")
-    parser.add_argument("--json", action="store_true", help="print JSON on stdout (engine output goes to stderr)")
-    parser.add_argument("--preview-out", type=Path, metavar="FILE",
-                        help="preview: write the steps as `pulumi preview --json --show-sames` does")
-    parser.add_argument("--outputs-out", type=Path, metavar="FILE",
-                        help="outputs/up: write the outputs as `pulumi stack output --json` does")
-    parser.add_argument("--show-secrets", action="store_true",
-                        help="with --outputs-out: write secrets in plain text (owner-only file); never printed")
-    parser.add_argument("--force", action="store_true", help="replace an existing --preview-out/--outputs-out file")
+def build_parser() -> Parser:
+    parser = Parser(prog=f"python -m {TOOL}", description=__doc__.split("\n\nExit codes:")[0], epilog=EXIT_CODES)
+    commands = parser.add_subparsers(dest="command", metavar="command", required=True, parser_class=Parser,
+                                     title="commands (each has its own --help)")
+    for name in COMMANDS:
+        command = commands.add_parser(name, help=_HELP[name], description=f"{_HELP[name]}.", epilog=EXIT_CODES)
+        command.add_argument("--stack", required=True, metavar="NAME",
+                             help=f"{STACK_ONLINE_HELP}; e.g. dev, or org/project/dev")
+        _add_flag(command, name, "create", action="store_true", help="create the stack if it does not exist")
+        _add_flag(command, name, "yes", action="store_true", help="do not ask for confirmation")
+        _add_flag(command, name, "yes_really", action="store_true", help="allow destroying a stack named prod*")
+        _add_flag(command, name, "diff", action="store_true", help="show a rich diff of every change")
+        command.add_argument("--json", action="store_true", help="print JSON on stdout (the engine's own output goes to stderr)")
+        _add_flag(command, name, "preview_out", type=Path, metavar="FILE",
+                  help="write the steps as `pulumi preview --json --show-sames` does")
+        _add_flag(command, name, "outputs_out", type=Path, metavar="FILE",
+                  help="write the outputs as `pulumi stack output --json` does" + (" (after the update)" if name == "up" else ""))
+        _add_flag(command, name, "show_secrets", action="store_true",
+                  help="with --outputs-out: write secrets in plain text (owner-only file); never printed")
+        _add_flag(command, name, "force", action="store_true",
+                  help=f"replace an existing {'--preview-out' if name == 'preview' else '--outputs-out'} file")
+        # Flags this action does not take read as unset, so the runner asks every action alike.
+        command.set_defaults(**{dest: None for dest, actions in _ALLOWED.items() if name not in actions})
     return parser
+
+
+def misplaced_flag(argv: list[str]) -> str | None:
+    """A flag given to an action that does not take it, named with the actions that do."""
+    command = next((token for token in argv if not token.startswith("-")), None)
+    if command not in COMMANDS:
+        return None
+    for token in argv:
+        dest = token.split("=", 1)[0].removeprefix("--").replace("-", "_")
+        if token.startswith("--") and dest in _ALLOWED and command not in _ALLOWED[dest]:
+            return f"--{dest.replace('_', '-')} only applies to {' and '.join(sorted(_ALLOWED[dest]))}, not {command}"
+    return None
 
 
 def is_protected(stack_name: str) -> bool:
@@ -98,10 +130,6 @@ def usage_problem(args: argparse.Namespace) -> str | None:
     """The first thing wrong with the command line, as one line; None if it can run."""
     if not _STACK_NAME.match(args.stack):
         return f"--stack {args.stack!r}: a stack name is letters, digits, '-', '_' and '.' (optionally org/project/name)"
-    for option, commands in _ALLOWED.items():
-        if getattr(args, option) and args.command not in commands:
-            flag = "--" + option.replace("_", "-")
-            return f"{flag} only applies to {' and '.join(sorted(commands))}, not {args.command}"
     if args.show_secrets and not args.outputs_out:
         return "--show-secrets only applies with --outputs-out FILE: secrets are never printed"
     if args.force and not (args.preview_out or args.outputs_out):
@@ -238,38 +266,40 @@ def main(
     stdin = stdin if stdin is not None else sys.stdin
     stdout = stdout if stdout is not None else sys.stdout
     stderr = stderr if stderr is not None else sys.stderr
+    argv = sys.argv[1:] if argv is None else list(argv)
+
+    def fail(message: object, code: int = EXIT_BAD_INPUT) -> int:
+        print_error(TOOL, message, stderr)
+        return code
+
     try:
+        misplaced = misplaced_flag(argv)
+        if misplaced:
+            return fail(misplaced)
         args = build_parser().parse_args(argv)
-    except _UsageError as error:
-        print(f"error: {error} (see `python -m infra.deploy --help`)", file=stderr)
-        return 2
+    except CliError as error:
+        return fail(error, error.exit_code)
     try:
         # Before anything else: every command needs the CLI the Automation API drives.
         automation.require_cli(args.stack, args.command, which)
     except automation.PulumiCliMissing as error:
-        print(f"error: {error}", file=stderr)
-        return 2
+        return fail(error)
     problem = usage_problem(args)
     if problem:
-        print(f"error: {problem}", file=stderr)
-        return 2
+        return fail(problem)
     try:
         return _run(args, stdin, stdout, stderr)
     except _Declined as declined:
-        print(f"error: {declined}", file=stderr)
-        return declined.code
+        return fail(declined, declined.code)
     except automation.AutomationError as error:
-        print(f"error: {error}", file=stderr)
-        return 2 if isinstance(error, (automation.PulumiCliMissing, automation.StackNotFound)) else 1
+        missing = isinstance(error, (automation.PulumiCliMissing, automation.StackNotFound))
+        return fail(error, EXIT_BAD_INPUT if missing else EXIT_FAILED)
     except FileExistsError as error:
-        print(f"error: {error.filename}: the file appeared while the engine ran; pass --force to replace it", file=stderr)
-        return 2
+        return fail(f"{error.filename}: the file appeared while the engine ran; pass --force to replace it")
     except OSError as error:  # only our own file writes get here; the engine's are AutomationErrors
-        print(f"error: cannot write {error.filename or 'the output file'}: {error.strerror or error}", file=stderr)
-        return 1
+        return fail(f"cannot write {error.filename or 'the output file'}: {error.strerror or error}", EXIT_FAILED)
     except KeyboardInterrupt:
-        print(f"error: interrupted; if an update of {args.stack} was running, `pulumi cancel` releases its lock", file=stderr)
-        return 1
+        return fail(f"interrupted; if an update of {args.stack} was running, `pulumi cancel` releases its lock", EXIT_FAILED)
 
 
 if __name__ == "__main__":

@@ -12,13 +12,15 @@ Only the types the project offers are kept; a type the file lacks stops the run 
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
 from typing import Iterable
 
+from cli_common import EXIT_BAD_INPUT, EXIT_OK, CliError, Parser, exit_codes, print_error
 from infra.instance_types import INSTANCE_SPECS
+
+TOOL = "infra.generate_eni_limits"
 
 OUTPUT = Path(__file__).resolve().parent / "eni_limits.py"
 
@@ -60,22 +62,30 @@ def render(table: dict[str, tuple[int, int]], source: str, offered: Iterable[str
     )
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m infra.generate_eni_limits", description=__doc__.splitlines()[0])
-    parser.add_argument("instance_info", type=Path, metavar="instance-info.jsonl")
+def build_parser() -> Parser:
+    parser = Parser(prog=f"python -m {TOOL}", description=__doc__, epilog=exit_codes(None))
+    parser.add_argument("instance_info", type=Path, metavar="instance-info.jsonl", help="nodeadm's instance-info.jsonl")
     parser.add_argument("--source", required=True, metavar="REPO@COMMIT",
                         help="where the file comes from, written into the module (e.g. awslabs/amazon-eks-ami@81fec2e)")
-    parser.add_argument("--output", type=Path, default=OUTPUT)
-    args = parser.parse_args(argv)
+    parser.add_argument("--output", type=Path, default=OUTPUT, metavar="PATH",
+                        help="the module to write (default: infra/eni_limits.py)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
     try:
+        args = build_parser().parse_args(argv)
         text = render(read_instance_info(args.instance_info.read_text(encoding="utf-8").splitlines()), args.source)
-    except (OSError, EniDataError) as error:
-        reason = error if isinstance(error, EniDataError) else f"cannot read {args.instance_info} ({error.__class__.__name__})"
-        print(f"generate_eni_limits: error: {reason}", file=sys.stderr)
-        return 2
+    except (CliError, EniDataError) as error:
+        print_error(TOOL, error)
+        return EXIT_BAD_INPUT
+    except OSError as error:
+        print_error(TOOL, f"cannot read {args.instance_info} ({error.__class__.__name__})")
+        return EXIT_BAD_INPUT
     args.output.write_text(text, encoding="utf-8")
-    print(f"wrote {len(INSTANCE_SPECS)} types to {args.output.name}")
-    return 0
+    shown = "infra/eni_limits.py" if args.output == OUTPUT else str(args.output)
+    print(f"wrote {len(INSTANCE_SPECS)} types to {shown}")
+    return EXIT_OK
 
 
 if __name__ == "__main__":

@@ -231,7 +231,7 @@ class SparkS3Access(pulumi.ComponentResource):
             self.role_arn = role.arn
             role_name: pulumi.Input[str] = role.role.name
         else:
-            # The seed's way: every pod on every node gets the bucket. Only on request.
+            # The AWS blog post's way: every pod on every node gets the bucket. Only on request.
             self.role_arn = None
             role_name = args.node_role_name
         AttachedPolicy(

@@ -6,8 +6,7 @@ resource (type token, logical name, inputs as the engine sees them, and the reso
 waits for through `depends_on`), a summary of what matters before `pulumi up` (versions,
 upgrade policy, groups idle at zero, autoscaler priorities, add-on order, S3 endpoint) and
 the stack outputs. Values only AWS knows (endpoints, generated names, looked-up versions)
-are placeholders; secrets print as
-`[secret]`, as `pulumi preview` shows them. Warnings go to stderr: the chosen Kubernetes
+are placeholders; secrets print as `[secret]`, as `pulumi preview` shows them. Warnings go to stderr: the chosen Kubernetes
 version leaves EKS standard support within 60 days, or the API allow-list is still an
 example (documentation) range.
 
@@ -35,6 +34,21 @@ from pulumi.runtime import rpc
 from pulumi.runtime import settings as runtime_settings
 from pulumi.runtime.proto import resource_pb2
 
+from cli_common import (
+    EXIT_BAD_INPUT,
+    EXIT_FAILED,
+    EXIT_OK,
+    CliError,
+    Parser,
+    Progress,
+    add_offline_stack_arguments,
+    add_quiet,
+    exit_codes,
+    print_error,
+    print_warning,
+    progress,
+    yaml_error,
+)
 from infra.priorities import CONFIG_MAP_KEY as PRIORITY_CONFIG_MAP_KEY
 from infra.priorities import CONFIG_MAP_NAME as PRIORITY_CONFIG_MAP
 from infra.settings import (
@@ -52,6 +66,7 @@ ROOT = Path(__file__).resolve().parent.parent
 ACCOUNT_ID = "123456789012"
 KNOWN_AFTER_UP = "(known after up)"
 SECRET = "[secret]"
+DEFAULT_STACK = "dev"
 
 
 @dataclass
@@ -254,19 +269,32 @@ class PlanMonitor(pulumi_mocks.MockMonitor):
         return resource_pb2.CallResponse(**{"return": return_proto})
 
 
+class StackFileError(Exception):
+    """A stack file that cannot be read: missing, or not YAML; one line naming it as the user gave it."""
+
+
 def stack_config(stack: str, root: Path = ROOT) -> dict[str, str]:
     """The config of Pulumi.<stack>.yaml in `root`, as the engine hands it to the program."""
-    return stack_file_config(root / f"Pulumi.{stack}.yaml")
+    name = f"Pulumi.{stack}.yaml"
+    return stack_file_config(root / name, shown=name, missing=f"no stack file {name}; create it or pass another --stack")
 
 
-def stack_file_config(path: Path) -> dict[str, str]:
-    """A stack file's config: namespaced keys, structured values as JSON text (as Pulumi passes them)."""
+def stack_file_config(path: Path, shown: str | None = None, missing: str | None = None) -> dict[str, str]:
+    """A stack file's config: namespaced keys, structured values as JSON text (as Pulumi passes them).
+
+    `shown` is how errors name the file (default: the path as given)."""
+    shown = shown or str(path)
     if not path.is_file():
-        raise FileNotFoundError(f"no stack file {path.name}; create it or pass another --stack")
-    document = yaml.safe_load(path.read_text()) or {}
+        raise StackFileError(missing or f"--stack-file {shown}: no such file; pass the path of a Pulumi.NAME.yaml")
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as error:
+        raise StackFileError(yaml_error(shown, error)) from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise StackFileError(f"{shown}: cannot read it ({error.__class__.__name__})") from None
     config = document.get("config") if isinstance(document, dict) else None
     if not isinstance(config, dict):
-        raise ConfigError("config", f"{path.name} needs a `config:` mapping of keys to values")
+        raise ConfigError("config", f"{shown} needs a `config:` mapping of keys to values")
     return {
         key: value if isinstance(value, str) else json.dumps(value)
         for key, value in config.items()
@@ -277,6 +305,14 @@ def stack_name_of(path: Path) -> str:
     """`Pulumi.prod.yaml` → `prod`."""
     name = path.name
     return name.removeprefix("Pulumi.").removesuffix(".yaml").removesuffix(".yml") or "dev"
+
+
+def read_stack(stack: str | None, stack_file: Path | None, root: Path = ROOT) -> tuple[str, dict[str, str]]:
+    """(stack name, config) from `--stack NAME` (Pulumi.NAME.yaml in `root`) or `--stack-file PATH`."""
+    if stack_file is not None:
+        return stack_name_of(stack_file), stack_file_config(stack_file)
+    stack = stack or DEFAULT_STACK
+    return stack, stack_config(stack, root)
 
 
 def run_plan(
@@ -336,6 +372,27 @@ def settings_of(config: Mapping[str, str], stack: str) -> Settings:
     return settings_from_values(values, stack=stack, region=config.get("aws:region"))
 
 
+@dataclass(frozen=True)
+class StackPlan:
+    stack: str
+    settings: Settings
+    plan: Plan
+
+
+def plan_stack(
+    stack: str | None, stack_file: Path | None, shown: Progress | None = None, today: date | None = None
+) -> StackPlan:
+    """Read a stack (`--stack NAME` or `--stack-file PATH`), validate its settings and plan it under
+    mocks, saying each step on the progress line: what every offline tool does with a stack.
+    `today` judges the EKS support calendar (the real day when None)."""
+    shown = shown or Progress()
+    shown.step(f"reading {stack_file or f'Pulumi.{stack or DEFAULT_STACK}.yaml'}")
+    name, config = read_stack(stack, stack_file)
+    settings = settings_of(config, name)
+    shown.step(f"running the program of stack {name} under Pulumi's mock engine")
+    return StackPlan(name, settings, run_plan(config, stack=name, today=today))
+
+
 def _after(resource: PlannedResource, limit: int = 3) -> str:
     if not resource.depends_on:
         return ""
@@ -391,38 +448,47 @@ def summary_lines(plan: Plan) -> list[str]:
     return lines
 
 
+TOOL = "infra.plan"
+
+
+def build_parser() -> Parser:
+    parser = Parser(
+        prog=f"python -m {TOOL}",
+        description="\n\n".join(__doc__.split("\n\n")[:2]),
+        epilog=exit_codes("the stack config is invalid (a value the settings refuse, or the program fails)"),
+    )
+    add_offline_stack_arguments(parser, default=DEFAULT_STACK)
+    parser.add_argument("--json", action="store_true", help="print JSON on stdout: {resources, outputs}")
+    add_quiet(parser)
+    return parser
+
+
 def main(argv: list[str] | None = None, today: date | None = None) -> int:
     """The CLI. `today` is the day the support warning is judged on (the real day unless a test gives one)."""
-    parser = argparse.ArgumentParser(prog="python -m infra.plan", description=__doc__.splitlines()[0])
-    source = parser.add_mutually_exclusive_group()
-    source.add_argument("--stack", default="dev", help="stack whose Pulumi.<stack>.yaml to read (default: dev)")
-    source.add_argument("--stack-file", type=Path, help="a stack file elsewhere (its name gives the stack)")
-    parser.add_argument("--json", action="store_true", help="print {resources, outputs} as JSON")
-    args = parser.parse_args(argv)
     try:
-        if args.stack_file is not None:
-            stack = stack_name_of(args.stack_file)
-            config = stack_file_config(args.stack_file)
-        else:
-            stack, config = args.stack, stack_config(args.stack)
-        settings = settings_of(config, stack)
-        plan = run_plan(config, stack=stack, today=today)
+        args = build_parser().parse_args(argv)
+        with progress(args.quiet) as shown:
+            planned = plan_stack(args.stack, args.stack_file, shown, today=today)
+        settings, plan = planned.settings, planned.plan
+    except CliError as error:
+        print_error(TOOL, error)
+        return error.exit_code
     except (ConfigError, pulumi.RunError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    except (FileNotFoundError, yaml.YAMLError) as error:
-        print(f"error: {str(error).splitlines()[0]}", file=sys.stderr)
-        return 2
+        print_error(TOOL, error)
+        return EXIT_FAILED
+    except StackFileError as error:
+        print_error(TOOL, error)
+        return EXIT_BAD_INPUT
     notices = (
         standard_support_notice(settings.kubernetes_version, settings.upgrade_policy.support_type, today or support_day()),
         example_cidr_notice(settings.api_endpoint),
     )
     for notice in filter(None, notices):
-        print(f"warning: {notice}", file=sys.stderr)
+        print_warning(TOOL, notice)
     if args.json:
         json.dump(plan.as_json(), sys.stdout, indent=2, sort_keys=True)
         print()
-        return 0
+        return EXIT_OK
     for resource in sorted(plan.resources, key=lambda r: (r.type, r.name)):
         print(f"{resource.type:55} {resource.name}{_after(resource)}")
     print(f"\n{len(plan.resources)} resources\n\nsummary:")
@@ -431,7 +497,7 @@ def main(argv: list[str] | None = None, today: date | None = None) -> int:
     print("\noutputs:")
     for name, value in sorted(plan.outputs.items()):
         print(f"  {name}: {json.dumps(value)}")
-    return 0
+    return EXIT_OK
 
 
 if __name__ == "__main__":

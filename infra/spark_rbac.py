@@ -2,7 +2,7 @@
 (both IRSA-annotated for S3), and the drivers' Role and RoleBinding.
 
 The driver creates executor pods, their services and config maps in its own namespace
-only, so a namespaced Role is enough; the seed's cluster-wide ClusterRole `edit`
+only, so a namespaced Role is enough; the AWS blog post's cluster-wide ClusterRole `edit`
 would let any Spark job change anything in every namespace. Executors never call the
 Kubernetes API (the driver's ExecutorPodsAllocator does the pod work), so they run as an
 account of their own that no Role is bound to; S3 still reaches them through IRSA.

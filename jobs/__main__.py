@@ -2,8 +2,9 @@
 
     python -m jobs submit SPEC.yaml (--outputs FILE | --stack NAME) [--dry-run [--json]]
                           [--wait [--timeout DURATION] [--retries N [--retry-on-oom FACTOR] [--retry-interval D]]]
-                          [--set FIELD=VALUE ...] [--conf KEY=VALUE ...] [--overwrite] [--strict]
+                          [--set FIELD=VALUE ...] [--conf KEY=VALUE ...] [--overwrite] [--strict] [--quiet]
     python -m jobs submit SPEC.yaml --local [--dry-run [--json]] [--set ...] [--conf ...] [--overwrite] [--strict]
+                          [--quiet]
     python -m jobs status NAME [--json] | describe NAME [--json] | list [--json] | kill NAME
     python -m jobs logs NAME [--follow] [--submission ID | --executor ID]
     python -m jobs clean --older-than AGE [--dry-run] [--json]
@@ -11,11 +12,14 @@
     python -m jobs image build [--tag T]
     python -m jobs image push [--tag T] (--outputs FILE | --stack NAME)
 
+`--stack NAME` asks the Pulumi engine for the stack's outputs (Automation API: needs the pulumi
+CLI); `--outputs FILE` reads them from `pulumi stack output --json --show-secrets > FILE`.
 The image tag defaults to a hash of what goes into the image (image/Dockerfile, .dockerignore,
 jobs/apps/) for `image build`, `image push` and `submit` alike, so build → push → submit agree
 on it and unrelated files (a spec, outputs.json) never change it.
 
-Exit codes: 0 ok; 1 the job or a step failed; 2 bad input or a missing tool (one line).
+Exit codes: 0 ok; 1 the job or a step failed; 2 bad input or a missing tool (one line:
+`jobs: error: …`); 130 interrupted.
 """
 
 from __future__ import annotations
@@ -30,8 +34,24 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, NoReturn, Sequence
+from typing import Any, Sequence
 
+from cli_common import (
+    EXIT_BAD_INPUT,
+    EXIT_FAILED,
+    EXIT_OK,
+    STACK_ONLINE_HELP,
+    CliError,
+    Parser,
+    Progress,
+    add_quiet,
+    exit_codes,
+    finish_subcommands,
+    is_terminal,
+    print_error,
+    print_warning,
+    progress,
+)
 from jobs import POD_TEMPLATE_DIR, PROJECT_ROOT
 from jobs.command import (
     DRIVER_LOG_DIR_KEY,
@@ -129,13 +149,10 @@ from jobs.sizing import fit_problem, nodes_of, pod_memory_mib
 from jobs.spec import JobSpec, SpecError, duration_seconds, load_spec
 from jobs.tags import TagError, default_image_tag
 
-EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        # One line instead of argparse's usage block.
-        self.exit(EXIT_BAD_INPUT, f"{self.prog}: {message} (see --help)\n")
+TOOL = "jobs"
+EXIT_INTERRUPTED = 130
+EXIT_CODES = exit_codes("the job or a step failed (a job that failed with --wait, a FAILED status, an AWS or "
+                        "Kubernetes step)") + "\n  130  interrupted (Ctrl-C)"
 
 
 class BadInput(Exception):
@@ -147,7 +164,7 @@ def _say(message: str) -> None:
 
 
 def _fail(message: str) -> None:
-    print(f"jobs: {message}", file=sys.stderr, flush=True)
+    print_error(TOOL, message)
 
 
 def _outputs(args: argparse.Namespace, required: Sequence[str]) -> StackOutputs:
@@ -167,7 +184,7 @@ def _with_image_tag(spec: JobSpec) -> JobSpec:
 
 
 def _warn(message: str) -> None:
-    print(f"jobs: warning: {message}", file=sys.stderr, flush=True)
+    print_warning(TOOL, message)
 
 
 def _check_conf_keys(args: argparse.Namespace, spec: JobSpec) -> None:
@@ -193,7 +210,10 @@ def _print_dry_run(args: argparse.Namespace, argv: list[str], env: dict[str, str
 def submit_local(args: argparse.Namespace, spec: JobSpec) -> int:
     _check_conf_keys(args, spec)
     spark = find_spark()
-    argv = local_argv(str(spark.submit), spec, os.cpu_count() or 1)
+    # Spark's own stage progress bar is the local run's progress line (it cannot share the
+    # terminal with ours while spark-submit prints the app's output).
+    argv = local_argv(str(spark.submit), spec, os.cpu_count() or 1,
+                      console_progress=not args.quiet and is_terminal(sys.stderr))
     env = local_env(str(spark.home), sys.executable)
     if args.dry_run:
         _print_dry_run(args, argv, env, dry_run_document(argv, env, [], None))
@@ -281,8 +301,8 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")
 
 
-def _submit_attempt(prepared: Prepared, spec: JobSpec, records: Records, *, submission: str, run: str,
-                    attempt: int, max_attempts: int, output: str | None) -> bool:
+def _submit_attempt(prepared: Prepared, spec: JobSpec, records: Records, shown: Progress, *, submission: str,
+                    run: str, attempt: int, max_attempts: int, output: str | None) -> bool:
     """One spark-submit, recorded in the bucket before and after; whether it was submitted."""
     outputs = prepared.outputs
     record = SubmissionRecord(job=spec.name, submission=submission, run=run, attempt=attempt,
@@ -292,8 +312,11 @@ def _submit_attempt(prepared: Prepared, spec: JobSpec, records: Records, *, subm
     if output:
         records.claim_output(output, spec.name, run, attempt, record.submitted_at)
     argv = _attempt_argv(prepared, spec, submission, run, attempt)
+    which = f" (attempt {attempt} of {max_attempts})" if max_attempts > 1 else ""
+    shown.step(f"spark-submit is starting {spec.name}{which}: a JVM on this machine, then the driver pod")
     with private_kubeconfig(outputs.kubeconfig) as kubeconfig:
-        code = run_spark_submit(argv, cluster_env(str(prepared.spark.home), str(kubeconfig)))
+        code = run_spark_submit(argv, cluster_env(str(prepared.spark.home), str(kubeconfig)),
+                                on_output=shown.echo if shown.shown else None)
     if code != 0:
         records.put(record.updated(state=FAILED, reason=f"spark-submit exit code {code}", cause="submit",
                                    ended_at=_now()))
@@ -305,7 +328,9 @@ def _submit_attempt(prepared: Prepared, spec: JobSpec, records: Records, *, subm
     return True
 
 
-def submit_cluster(args: argparse.Namespace, spec: JobSpec) -> int:
+def submit_cluster(args: argparse.Namespace, spec: JobSpec, shown: Progress) -> int:
+    if args.stack:
+        shown.step(f"asking the Pulumi engine for the outputs of stack {args.stack}")
     outputs = _outputs(args, SUBMIT_KEYS)
     spec = _with_image_tag(spec)
     _check_conf_keys(args, spec)
@@ -324,14 +349,17 @@ def submit_cluster(args: argparse.Namespace, spec: JobSpec) -> int:
         return EXIT_OK
 
     require_java()
+    shown.step(f"checking access to cluster {outputs.cluster_name or outputs.api_server_url}")
     require_cluster_access(outputs.kubeconfig)
     s3 = s3_client(outputs.region)
     records = Records(s3, outputs.bucket_name)
     bucket = outputs.bucket_name
     output = data_paths(spec, bucket).get("output")
     if output:
+        shown.step(f"checking that the output {output} is free")
         guard_output(s3, output, args.overwrite)
     tag = spec.image.tag or ""
+    shown.step(f"looking for image tag {tag} in ECR")
     if not image_in_registry(outputs.region, outputs.image_repository_url, tag):
         tag_flag = "" if tag == default_image_tag(PROJECT_ROOT, PLATFORM) else f" --tag {tag}"
         raise LaunchError(
@@ -346,6 +374,7 @@ def submit_cluster(args: argparse.Namespace, spec: JobSpec) -> int:
         if conf.get(enabled, "false").lower() == "true" and folder.startswith("s3a://"):
             ensure_folder(s3, folder)
     for item in prepared.uploads:
+        shown.step(f"uploading {item.source}")
         fresh = upload_app(s3, item)
         _say(f"{'uploaded' if fresh else 'unchanged, kept'} {item.source} at {item.s3_uri}")
 
@@ -357,14 +386,15 @@ def submit_cluster(args: argparse.Namespace, spec: JobSpec) -> int:
     core = core_api(outputs.kubeconfig) if args.wait else None
     attempt, submission = 1, run
     while True:
-        if not _submit_attempt(prepared, spec, records, submission=submission, run=run, attempt=attempt,
+        if not _submit_attempt(prepared, spec, records, shown, submission=submission, run=run, attempt=attempt,
                                max_attempts=max_attempts, output=output):
             return EXIT_FAILED
         if not args.wait:
             _say(f"follow it with: python -m jobs status {spec.name} | logs {spec.name} --follow | describe {spec.name}")
             return EXIT_OK
         try:
-            final = follow_submission(core, outputs.spark_namespace, spec.name, submission, timeout=timeout)
+            final = follow_submission(core, outputs.spark_namespace, spec.name, submission, timeout=timeout,
+                                      on_status=shown.step)
         except KeyboardInterrupt:
             _fail(f"stopped following; {spec.name} keeps running (python -m jobs kill {spec.name} stops it)")
             return EXIT_INTERRUPTED
@@ -384,7 +414,9 @@ def submit_cluster(args: argparse.Namespace, spec: JobSpec) -> int:
         _say(decision.why)
         if not decision.retry or decision.spec is None:
             return EXIT_FAILED
-        time.sleep(retry_interval(retry_base, attempt))
+        pause = retry_interval(retry_base, attempt)
+        shown.step(f"waiting {pause:.0f}s before attempt {attempt + 1} of {max_attempts}")
+        time.sleep(pause)
         attempt, submission, spec = attempt + 1, secrets.token_hex(4), decision.spec
         if output:
             guard_output(s3, output, args.overwrite, own_run=(spec.name, run), claim=records.claim_of(output))
@@ -412,7 +444,10 @@ def cmd_submit(args: argparse.Namespace) -> int:
     if args.retry_interval is not None:
         duration_seconds(args.retry_interval, flag="--retry-interval")
     spec = load_spec(Path(args.spec), sets=args.set, confs=args.conf, local=args.local)
-    return submit_local(args, spec) if args.local else submit_cluster(args, spec)
+    if args.local:
+        return submit_local(args, spec)
+    with progress(args.quiet or args.dry_run) as shown:
+        return submit_cluster(args, spec, shown)
 
 
 def _kube(args: argparse.Namespace) -> tuple[StackOutputs, Any]:
@@ -640,20 +675,23 @@ def _factor(text: str) -> float:
     return factor
 
 
-def build_parser() -> argparse.ArgumentParser:
-    stack = _Parser(add_help=False)
+def build_parser() -> Parser:
+    stack = argparse.ArgumentParser(add_help=False)
     where = stack.add_argument_group("stack outputs (one of)")
-    where.add_argument("--outputs", type=Path, metavar="FILE", help="JSON from `pulumi stack output --json --show-secrets`")
-    where.add_argument("--stack", metavar="NAME", help="read the outputs through the Pulumi Automation API")
+    where.add_argument("--outputs", type=Path, metavar="FILE",
+                       help="read the stack outputs from this JSON file (`pulumi stack output --json --show-secrets > FILE`)")
+    where.add_argument("--stack", metavar="NAME", help=f"{STACK_ONLINE_HELP}: its outputs")
 
-    parser = _Parser(prog="python -m jobs", description="Submit and follow Spark jobs on the spark-eks-spot cluster.")
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    parser = Parser(prog=f"python -m {TOOL}", description="\n\n".join(__doc__.split("\n\n")[:3]), epilog=EXIT_CODES)
+    commands = parser.add_subparsers(dest="command", metavar="command", required=True, parser_class=Parser,
+                                     title="commands (each has its own --help)")
 
     submit = commands.add_parser("submit", parents=[stack], help="submit a job spec (or run it with --local)")
     submit.add_argument("spec", metavar="SPEC.yaml")
     submit.add_argument("--local", action="store_true", help="run on this machine with local[*] and local paths")
     submit.add_argument("--dry-run", action="store_true", help="print the command; upload, submit and touch nothing")
-    submit.add_argument("--json", action="store_true", help="with --dry-run: print argv, env, uploads, pod templates as JSON")
+    submit.add_argument("--json", action="store_true",
+                        help="with --dry-run: print JSON on stdout (argv, env, uploads, pod templates)")
     submit.add_argument("--wait", action="store_true", help="follow the driver and exit with its result")
     submit.add_argument("--timeout", metavar="DURATION", help="with --wait: give up after this long (e.g. 30m, 2h); exit 1")
     submit.add_argument("--strict", action="store_true", help="a Spark conf key Spark does not know is an error, not a warning")
@@ -666,11 +704,12 @@ def build_parser() -> argparse.ArgumentParser:
                         help="with --retries: also retry an OOMKilled driver, its memory times FACTOR (e.g. 1.5)")
     submit.add_argument("--retry-interval", metavar="DURATION",
                         help="with --retries: wait before the first retry, doubling after (default 10s, at most 6m)")
+    add_quiet(submit)
     submit.set_defaults(run=cmd_submit)
 
     status = commands.add_parser("status", parents=[stack], help="the newest driver of a job")
     status.add_argument("name")
-    status.add_argument("--json", action="store_true")
+    status.add_argument("--json", action="store_true", help="print JSON on stdout")
     status.set_defaults(run=cmd_status)
 
     describing = commands.add_parser(
@@ -678,7 +717,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="each submission of a job: state, start, end, attempt, failure reason (pods, then the bucket's records)",
     )
     describing.add_argument("name")
-    describing.add_argument("--json", action="store_true")
+    describing.add_argument("--json", action="store_true", help="print JSON on stdout")
     describing.set_defaults(run=cmd_describe)
 
     logs = commands.add_parser("logs", parents=[stack],
@@ -690,7 +729,7 @@ def build_parser() -> argparse.ArgumentParser:
     logs.set_defaults(run=cmd_logs)
 
     listing = commands.add_parser("list", parents=[stack], help="every job's submissions, with the describe columns")
-    listing.add_argument("--json", action="store_true")
+    listing.add_argument("--json", action="store_true", help="print JSON on stdout")
     listing.set_defaults(run=cmd_list)
 
     killing = commands.add_parser("kill", parents=[stack], help="delete a job's running driver (and so its executors)")
@@ -703,27 +742,25 @@ def build_parser() -> argparse.ArgumentParser:
     )
     cleaning.add_argument("--older-than", required=True, metavar="AGE", help="finished more than AGE ago (90m, 12h, 7d)")
     cleaning.add_argument("--dry-run", action="store_true", help="say what would be deleted; delete nothing")
-    cleaning.add_argument("--json", action="store_true")
+    cleaning.add_argument("--json", action="store_true", help="print JSON on stdout: what was (or would be) deleted")
     cleaning.set_defaults(run=cmd_clean)
 
     ui = commands.add_parser("ui", parents=[stack],
                              help="forward 127.0.0.1:PORT to the running driver's Spark UI (Ctrl-C stops)")
     ui.add_argument("name")
     ui.add_argument("--port", type=_port, default=SPARK_UI_PORT, help=f"local port (default {SPARK_UI_PORT}; 0: any free)")
-    ui.add_argument("--json", action="store_true", help="print the URL as JSON")
+    ui.add_argument("--json", action="store_true", help="print JSON on stdout: the URL, namespace, pod and port")
     ui.set_defaults(run=cmd_ui)
 
     history = commands.add_parser("history", parents=[stack],
                                   help="forward 127.0.0.1:PORT to the stack's Spark History Server (Ctrl-C stops)")
     history.add_argument("--port", type=_port, default=HISTORY_UI_PORT,
                          help=f"local port (default {HISTORY_UI_PORT}; 0: any free)")
-    history.add_argument("--json", action="store_true", help="print the URL as JSON")
+    history.add_argument("--json", action="store_true", help="print JSON on stdout: the URL, namespace, pod and port")
     history.set_defaults(run=cmd_history)
 
     image = commands.add_parser("image", help="build the Spark image and push it to the stack's ECR repository")
-    image_commands = image.add_subparsers(
-        dest="image_command", metavar="{build,push}", required=True, parser_class=_Parser
-    )
+    image_commands = image.add_subparsers(dest="image_command", metavar="{build,push}", required=True, parser_class=Parser)
     tag_help = "image tag (default: img- and a hash of image/Dockerfile, .dockerignore and jobs/apps/)"
     build = image_commands.add_parser(
         "build", help=f"docker buildx build image/Dockerfile as {LOCAL_REPOSITORY}:TAG for {PLATFORM}"
@@ -735,13 +772,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     push.add_argument("--tag", metavar="T", help=tag_help)
     push.set_defaults(run=cmd_image_push)
+    finish_subcommands(parser, EXIT_CODES)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
     try:
+        args = build_parser().parse_args(argv)
         return args.run(args)
+    except CliError as error:
+        _fail(str(error))
+        return error.exit_code
     except SpecError as error:
         for problem in error.problems:
             _fail(problem)

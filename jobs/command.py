@@ -4,7 +4,8 @@ No I/O here. The caller passes in what the edges found (where spark-submit lives
 app file's digest, the pod template paths, a submission id), so every function is a
 plain mapping from values to values and the golden test can pin the whole command.
 
-The Spark settings start from the seed's command (the blog this project replaces),
+The Spark settings start from the spark-submit command of the AWS blog post this design
+follows ("Running cost optimized Spark workloads on Kubernetes using EC2 Spot Instances"),
 drop its `fs.s3a.connection.ssl.enabled=false`, and add what executors on Spot need:
 decommissioning that moves blocks to peers or to fallback storage on the bucket, a
 finite shuffle-tracking timeout, and S3A credentials from IRSA (or the node role).
@@ -20,7 +21,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 from jobs.outputs import StackOutputs
-from jobs.sizing import SEED_CORES, SEED_CORES_LIMIT, SEED_MEMORY, ExecutorShape, executor_node, shape_for_node
+from jobs.sizing import BLOG_POST_CORES, BLOG_POST_CORES_LIMIT, BLOG_POST_MEMORY, ExecutorShape, executor_node, shape_for_node
 from jobs.spec import DEPENDENCY_FIELDS, JobSpec
 from jobs.spot import decommission_conf, executor_grace_conf
 
@@ -68,9 +69,9 @@ NO_PVC_CONF = {
 # spark-submit's flag for each dependency field of the spec.
 DEPENDENCY_FLAGS = {"pyFiles": "--py-files", "jars": "--jars", "files": "--files"}
 
-# The seed's settings that no spec field controls (overridable through `conf`).
-SEED_SUSTAINED_BACKLOG_TIMEOUT = "30"
-SEED_EXECUTOR_IDLE_TIMEOUT = "60s"
+# The blog post's settings that no spec field controls (overridable through `conf`).
+BLOG_POST_SUSTAINED_BACKLOG_TIMEOUT = "30"
+BLOG_POST_EXECUTOR_IDLE_TIMEOUT = "60s"
 
 LOCAL_PARTITIONS_PER_CORE = 2
 
@@ -181,13 +182,13 @@ class ExecutorSettings:
             return f"executor shape: {self.shape.describe()}"
         if self.node_known:
             return f"executor: {size} (as the spec sets it)"
-        return (f"executor: {size} (the seed's shape: the stack's nodeGroups output names no executors group "
-                "of a known instance size)")
+        return (f"executor: {size} (the AWS blog post's shape: the stack's nodeGroups output names no executors "
+                "group of a known instance size)")
 
 
 def executor_settings(spec: JobSpec, node_groups: Any) -> ExecutorSettings:
     """executor.cores/coresLimit/memory as the spec sets them; each field it leaves out comes from
-    the default shape of the executors group's node (jobs.sizing), or the seed's shape without one."""
+    the default shape of the executors group's node (jobs.sizing), or the blog post's shape without one."""
     node = executor_node(node_groups)
     shape = shape_for_node(node, spec.conf, spec.is_python) if node is not None else None
     given = spec.executor
@@ -196,9 +197,9 @@ def executor_settings(spec: JobSpec, node_groups: Any) -> ExecutorSettings:
     elif shape is not None:
         cores, request = shape.task_slots, shape.cpu_request
     else:
-        cores, request = SEED_CORES, str(SEED_CORES)
-    memory = given.memory or (shape.memory if shape is not None else SEED_MEMORY)
-    limit = given.cores_limit or max(cores, node.vcpu if node is not None else SEED_CORES_LIMIT)
+        cores, request = BLOG_POST_CORES, str(BLOG_POST_CORES)
+    memory = given.memory or (shape.memory if shape is not None else BLOG_POST_MEMORY)
+    limit = given.cores_limit or max(cores, node.vcpu if node is not None else BLOG_POST_CORES_LIMIT)
     used = shape if shape is not None and (given.cores is None or given.memory is None) else None
     return ExecutorSettings(cores, request, limit, memory, used, node is not None)
 
@@ -242,14 +243,14 @@ def cluster_conf(
     spec: JobSpec, outputs: StackOutputs, *, pod_templates: PodTemplates, submission_id: str,
     run_id: str | None = None, attempt: int = 1,
 ) -> dict[str, str]:
-    """Every --conf of a cluster submission, in a stable order: seed, Spot, submitter, spec."""
+    """Every --conf of a cluster submission, in a stable order: the blog post's, Spot, submitter, spec."""
     if spec.image.tag is None:
         raise ValueError("the spec's image tag must be resolved before building the command")
     bounds, driver = spec.dynamic_allocation, spec.driver
     executor = executor_settings(spec, outputs.node_groups)
     bucket = outputs.bucket_name
     conf: dict[str, str] = {
-        # The seed's command, in its order (less fs.s3a.connection.ssl.enabled=false, and less
+        # The blog post's command, in its order (less fs.s3a.connection.ssl.enabled=false, and less
         # fs.s3a.fast.upload, which Hadoop 3.5's S3A ignores: it always uploads in blocks).
         "spark.kubernetes.container.image": f"{outputs.image_repository_url}:{spec.image.tag}",
         "spark.kubernetes.namespace": outputs.spark_namespace,
@@ -258,8 +259,8 @@ def cluster_conf(
         "spark.dynamicAllocation.shuffleTracking.enabled": "true",
         "spark.dynamicAllocation.maxExecutors": str(bounds.max_executors),
         "spark.dynamicAllocation.executorAllocationRatio": f"{bounds.executor_allocation_ratio:g}",
-        "spark.dynamicAllocation.sustainedSchedulerBacklogTimeout": SEED_SUSTAINED_BACKLOG_TIMEOUT,
-        "spark.dynamicAllocation.executorIdleTimeout": SEED_EXECUTOR_IDLE_TIMEOUT,
+        "spark.dynamicAllocation.sustainedSchedulerBacklogTimeout": BLOG_POST_SUSTAINED_BACKLOG_TIMEOUT,
+        "spark.dynamicAllocation.executorIdleTimeout": BLOG_POST_EXECUTOR_IDLE_TIMEOUT,
         "spark.driver.memory": driver.memory,
         "spark.kubernetes.driver.request.cores": str(driver.cores),
         "spark.kubernetes.driver.limit.cores": str(driver.cores_limit),
@@ -338,8 +339,11 @@ def cluster_env(spark_home: str, kubeconfig_path: str = KUBECONFIG_PLACEHOLDER) 
     return {"SPARK_HOME": spark_home, "KUBECONFIG": kubeconfig_path}
 
 
-def local_argv(spark_submit: str, spec: JobSpec, local_cores: int) -> list[str]:
-    """The same job on this machine: spark-submit --master local[*] with local paths."""
+def local_argv(spark_submit: str, spec: JobSpec, local_cores: int, console_progress: bool = True) -> list[str]:
+    """The same job on this machine: spark-submit --master local[*] with local paths.
+
+    `console_progress`: Spark's stage progress bar on stderr (for a terminal; Spark draws it
+    with carriage returns whatever stderr is, so a log or a pipe gets it off)."""
     argv = [spark_submit, "--master", "local[*]", "--name", spec.name]
     if spec.main_class:
         argv += ["--class", spec.main_class]
@@ -348,7 +352,7 @@ def local_argv(spark_submit: str, spec: JobSpec, local_cores: int) -> list[str]:
         # Local runs are for trying a job out: Spark's INFO chatter would bury the app's output,
         # but the progress bar shows the job moving (Spark's default is off outside a shell).
         "spark.log.level": "WARN",
-        "spark.ui.showConsoleProgress": "true",
+        "spark.ui.showConsoleProgress": "true" if console_progress else "false",
         # Spark's 200 shuffle partitions are for a cluster; a few per local core is plenty here.
         "spark.sql.shuffle.partitions": str(LOCAL_PARTITIONS_PER_CORE * max(1, local_cores)),
         # A short run is mostly JVM warm-up; the quick C1 compiler alone starts faster.

@@ -15,7 +15,6 @@ matches by prefix in code (listed below with where).
 
 from __future__ import annotations
 
-import argparse
 import re
 import sys
 import zipfile
@@ -23,6 +22,9 @@ from pathlib import Path
 
 import pyspark
 
+from cli_common import EXIT_BAD_INPUT, EXIT_OK, CliError, Parser, exit_codes, print_error
+
+TOOL = "jobs.generate_conf_keys"
 OUTPUT = Path(__file__).resolve().parent / "spark_conf_keys.txt"
 CONFIG_BUILDER = b"org/apache/spark/internal/config/ConfigBuilder"
 # Families Spark reads by prefix in code rather than from a constant of a config object.
@@ -111,14 +113,32 @@ def render(keys: list[str], prefixes: list[str]) -> str:
     return "\n".join(header + [f"prefix {p}" for p in prefixes] + keys) + "\n"
 
 
+def build_parser() -> Parser:
+    parser = Parser(prog=f"python -m {TOOL}", description=__doc__, epilog=exit_codes(None))
+    parser.add_argument("--output", type=Path, default=OUTPUT, metavar="PATH",
+                        help="the list to write (default: jobs/spark_conf_keys.txt)")
+    return parser
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m jobs.generate_conf_keys", description=__doc__.splitlines()[0])
-    parser.add_argument("--output", type=Path, default=OUTPUT)
-    args = parser.parse_args(argv)
-    keys, prefixes = generate()
-    args.output.write_text(render(keys, prefixes), encoding="utf-8")
-    print(f"wrote {len(keys)} keys and {len(prefixes)} prefixes to {args.output}")
-    return 0
+    try:
+        args = build_parser().parse_args(argv)
+    except CliError as error:
+        print_error(TOOL, error)
+        return error.exit_code
+    try:
+        keys, prefixes = generate()
+    except (OSError, RuntimeError) as error:  # no java (a missing tool), or the gateway's JVM exited
+        print_error(TOOL, f"could not start Spark's JVM ({error}); install Java 17 and put java on PATH or set JAVA_HOME")
+        return EXIT_BAD_INPUT
+    try:
+        args.output.write_text(render(keys, prefixes), encoding="utf-8")
+    except OSError as error:
+        print_error(TOOL, f"cannot write {args.output} ({error.strerror})")
+        return EXIT_BAD_INPUT
+    shown = "jobs/spark_conf_keys.txt" if args.output == OUTPUT else str(args.output)
+    print(f"wrote {len(keys)} keys and {len(prefixes)} prefixes to {shown}")
+    return EXIT_OK
 
 
 if __name__ == "__main__":

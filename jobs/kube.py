@@ -475,19 +475,21 @@ def follow_submission(
     submission: str,
     *,
     out: TextIO = sys.stdout,
+    on_status: Callable[[str], None] | None = None,
     interval: float = 3.0,
     appear_timeout: float = 120.0,
     timeout: float | None = None,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
 ) -> DriverStatus:
-    """Poll one submission's driver until it ends, keeping one live status line; its final status.
+    """Poll one submission's driver until it ends, writing a line to `out` each time its state
+    changes; its final status. `on_status` gets every poll's line (with the driver's age), for a
+    progress line.
 
     A Pending driver's line says why it waits (waiting_reason); an image that cannot be pulled
     ends the follow at once, and `timeout` (seconds) bounds the whole wait. A driver that
     vanishes (deleted, or garbage-collected with its node) ends as FAILED with the reason last
     seen on it (a DisruptionTarget condition, for a lost node), else cause `deleted`."""
-    live = out.isatty()
     started = clock()
     last_line = ""
     last: DriverStatus | None = None
@@ -495,8 +497,6 @@ def follow_submission(
         drivers = list_pods(core, namespace, label_selector("driver", job=job, submission=submission), "follow driver")
         if not drivers:
             if last is not None:
-                if live:
-                    out.write("\n")
                 reason = last.reason if last.reason is not None and last.reason.cause else WaitReason(
                     "deleted while running", f"last seen: {_without_age(last_line)}", True, CAUSE_DELETED
                 )
@@ -505,6 +505,8 @@ def follow_submission(
                 out.write(f"{job}: {last.pod} is gone ({reason.text()})\n")
                 out.flush()
                 return gone
+            if on_status is not None:
+                on_status(f"{job}: waiting for the driver pod of submission {submission} to appear")
             if clock() - started > appear_timeout:
                 raise KubeError(
                     f"no driver pod for submission {submission} appeared in namespace {namespace} "
@@ -520,15 +522,13 @@ def follow_submission(
             status = summarize(driver, executors, events)
             last = status
             line = status_line(status, datetime.now(timezone.utc))
-            if live:
-                out.write("\r\033[K" + line)
-            elif _without_age(line) != _without_age(last_line):
+            if on_status is not None:
+                on_status(line)
+            if _without_age(line) != _without_age(last_line):
                 out.write(line + "\n")
-            out.flush()
+                out.flush()
             last_line = line
             if status.state in FINAL_STATES:
-                if live:
-                    out.write("\n")
                 return status
         if timeout is not None and clock() - started > timeout:
             state = f"{last_line.split(': ', 1)[-1]}" if last_line else "no driver pod yet"

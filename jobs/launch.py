@@ -16,13 +16,11 @@ import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
+from cli_common import EXIT_BAD_INPUT, EXIT_FAILED
 from jobs.command import AppUpload, output_location
 from jobs.outputs import named_entry
-
-EXIT_FAILED = 1
-EXIT_BAD_INPUT = 2
 
 
 class LaunchError(RuntimeError):
@@ -292,10 +290,22 @@ def private_kubeconfig(kubeconfig: Mapping[str, Any]) -> Iterator[Path]:
         shutil.rmtree(directory, ignore_errors=True)
 
 
-def run_spark_submit(argv: Sequence[str], env: Mapping[str, str]) -> int:
-    """Run spark-submit with our variables added to the caller's environment; its exit code."""
+def run_spark_submit(
+    argv: Sequence[str], env: Mapping[str, str], on_output: Callable[[str], None] | None = None
+) -> int:
+    """Run spark-submit with our variables added to the caller's environment; its exit code.
+
+    With `on_output`, its stdout and stderr are read line by line and handed over (to print
+    them above a progress line); otherwise they go straight to ours."""
     try:
-        return subprocess.run(list(argv), env={**os.environ, **env}, check=False).returncode
+        if on_output is None:
+            return subprocess.run(list(argv), env={**os.environ, **env}, check=False).returncode
+        with subprocess.Popen(list(argv), env={**os.environ, **env}, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True, errors="replace") as process:
+            assert process.stdout is not None
+            for line in process.stdout:
+                on_output(line.rstrip("\n"))
+            return process.wait()
     except FileNotFoundError:
         raise LaunchError(f"spark-submit not found at {argv[0]}; reinstall pyspark") from None
     except PermissionError:

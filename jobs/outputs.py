@@ -275,7 +275,7 @@ def read_outputs_file(path: Path) -> dict[str, Any]:
     try:
         document = json.loads(text)
     except json.JSONDecodeError as error:
-        raise OutputsError(f"--outputs {shown_path}: not JSON (line {error.lineno}); {remedy}") from None
+        raise OutputsError(f"--outputs {shown_path}: not JSON (line {error.lineno}, column {error.colno}); {remedy}") from None
     except ValueError:  # int() refuses more than 4300 digits
         raise OutputsError(f"--outputs {shown_path}: not JSON stack outputs (a number is too long to read); {remedy}") from None
     except RecursionError:

@@ -22,6 +22,7 @@ import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
+from cli_common import yaml_where
 from jobs.shown import plain, shown
 
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
@@ -182,7 +183,7 @@ class _Model(BaseModel):
 
 
 class Image(_Model):
-    # None: the commit of the work tree (jobs.tags.default_image_tag), resolved by the CLI.
+    # None: a hash of the image's inputs (jobs.tags.default_image_tag), resolved by the CLI.
     tag: Annotated[str | None, BeforeValidator(_image_tag)] = None
 
 
@@ -330,10 +331,8 @@ def parse_yaml(text: str, source: str) -> dict[str, Any]:
     try:
         document = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark or error.context_mark
-        where = f" (line {mark.line + 1})" if mark else ""
         problem = plain(str(error.problem or error), limit=None)
-        raise SpecError([f"spec {source}: not valid YAML{where}: {problem}"]) from None
+        raise SpecError([f"spec {source}: not valid YAML{yaml_where(error)}: {problem}"]) from None
     except yaml.YAMLError as error:
         problem = plain(" ".join(str(error).split()), limit=None)  # a reader error spans two lines
         raise SpecError([f"spec {source}: not valid YAML: {problem}"]) from None

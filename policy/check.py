@@ -1,10 +1,12 @@
 """Run the policy pack offline over an offline plan: no Pulumi CLI, no credentials.
 
     python -m policy.check --stack dev          # plan Pulumi.dev.yaml under mocks, then check it
+    python -m policy.check --stack-file PATH    # the same for a stack file elsewhere
     python -m policy.check plan.json            # check `python -m infra.plan --json` output
 
-Prints one line per violation (enforcement, rule, resource, message) and exits 1 when a
-mandatory rule is violated (or the stack config is invalid), 0 otherwise, 2 on bad input.
+Prints one line per violation (enforcement, rule, resource, message), or with --json one
+document of them, and exits 1 when a mandatory rule is violated (or the stack config is
+invalid), 0 otherwise, 2 on bad input.
 
 The plan holds only (type, name, inputs). The same `POLICIES` that `pulumi preview`
 runs are called with what the engine would pass them: inputs for resource policies,
@@ -15,7 +17,6 @@ and component references appear as URNs).
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from dataclasses import dataclass
@@ -23,7 +24,6 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 import pulumi
-import yaml
 from pulumi_policy import (
     EnforcementLevel,
     PolicyCustomTimeouts,
@@ -35,6 +35,18 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
+from cli_common import (
+    EXIT_BAD_INPUT,
+    EXIT_FAILED,
+    EXIT_OK,
+    CliError,
+    Parser,
+    add_offline_stack_arguments,
+    add_quiet,
+    exit_codes,
+    print_error,
+    progress,
+)
 from infra.settings import ConfigError
 from policy.policies import POLICIES, PRIVATE_SUBNETS_POLICY
 
@@ -169,17 +181,6 @@ def evaluate(
     return violations
 
 
-def _stack_plan(stack: str) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
-    """Plan `stack` under mocks; also the pack config the stack implies (an existing VPC's subnets)."""
-    from infra.plan import run_plan, settings_of, stack_config
-
-    config = stack_config(stack)
-    settings = settings_of(config, stack)
-    plan = run_plan(config, stack=stack).as_json()
-    private = list(settings.network.private_subnet_ids)
-    return plan, ({PRIVATE_SUBNETS_POLICY: {"privateSubnetIds": private}} if private else {})
-
-
 def _file_plan(path: Path) -> dict[str, Any]:
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
@@ -194,45 +195,85 @@ def _file_plan(path: Path) -> dict[str, Any]:
     return document
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m policy.check", description=__doc__.splitlines()[0])
-    source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--stack", help="plan Pulumi.<stack>.yaml offline and check it")
-    source.add_argument("plan", nargs="?", type=Path, help="an offline plan JSON file (python -m infra.plan --json)")
-    parser.add_argument(
-        "--stack-name",
-        help="the stack a PLAN file was made for (prod* stacks get the prod rules); default: prod, the strictest",
+TOOL = "policy.check"
+
+
+def build_parser() -> Parser:
+    parser = Parser(
+        prog=f"python -m {TOOL}",
+        description=__doc__.split("\n\nThe plan holds")[0],
+        epilog=exit_codes("a mandatory rule is violated, or the stack config is invalid"),
     )
-    args = parser.parse_args(argv)
+    add_offline_stack_arguments(parser)
+    parser.add_argument("plan", nargs="?", type=Path, metavar="PLAN.json",
+                        help="an offline plan JSON file (python -m infra.plan --json) instead of --stack/--stack-file")
+    parser.add_argument(
+        "--stack-name", metavar="NAME",
+        help="with PLAN.json: the stack the plan was made for (prod* stacks get the prod rules); default: prod, the strictest",
+    )
+    parser.add_argument("--json", action="store_true",
+                        help="print JSON on stdout: {stack, resources, mandatory, advisory, violations[]}")
+    add_quiet(parser)
+    return parser
+
+
+def _violations_json(stack: str, resources: int, violations: list[Violation]) -> dict[str, Any]:
+    mandatory = sum(v.mandatory for v in violations)
+    return {
+        "stack": stack,
+        "resources": resources,
+        "mandatory": mandatory,
+        "advisory": len(violations) - mandatory,
+        "violations": [
+            {"policy": v.policy, "enforcement": v.enforcement, "resource": v.resource, "type": v.type, "message": v.message}
+            for v in violations
+        ],
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    from infra.plan import StackFileError, plan_stack
 
     try:
-        if args.stack:
-            plan, config = _stack_plan(args.stack)
-            stack = args.stack
-        else:
-            plan, config = _file_plan(args.plan), {}
-            stack = args.stack_name or "prod"
-        violations = evaluate(policy_resources(plan, stack), config)
-    except BadInput as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    except FileNotFoundError as error:
-        print(f"error: {str(error).splitlines()[0]}", file=sys.stderr)
-        return 2
-    except yaml.YAMLError as error:
-        print(f"error: Pulumi.{args.stack}.yaml is not valid YAML ({str(error).splitlines()[0]})", file=sys.stderr)
-        return 2
+        args = build_parser().parse_args(argv)
+        given = [flag for flag, value in (("--stack", args.stack), ("--stack-file", args.stack_file), ("PLAN.json", args.plan))
+                 if value is not None]
+        if len(given) != 1:
+            raise CliError(f"give one of --stack NAME, --stack-file PATH or PLAN.json (got {', '.join(given) or 'none'})")
+        if args.stack_name and args.plan is None:
+            raise CliError("--stack-name names the stack of a PLAN.json; with --stack or --stack-file the stack is known")
+        with progress(args.quiet) as shown:
+            if args.plan is None:
+                planned = plan_stack(args.stack, args.stack_file, shown)
+                stack, plan = planned.stack, planned.plan.as_json()
+                # An existing VPC's private subnets are the pack's config, as the stack implies it.
+                private = list(planned.settings.network.private_subnet_ids)
+                config = {PRIVATE_SUBNETS_POLICY: {"privateSubnetIds": private}} if private else {}
+            else:
+                shown.step(f"reading {args.plan}")
+                plan, config = _file_plan(args.plan), {}
+                stack = args.stack_name or "prod"
+            resources = policy_resources(plan, stack)
+            shown.step(f"checking {len(POLICIES)} rules against {len(resources)} resources")
+            violations = evaluate(resources, config)
+    except (CliError, BadInput, StackFileError) as error:
+        print_error(TOOL, error)
+        return getattr(error, "exit_code", EXIT_BAD_INPUT)
     except (ConfigError, pulumi.RunError) as error:
         # An invalid stack config is a failed check, as in `python -m infra.plan`.
-        print(f"error: {str(error).splitlines()[0]}", file=sys.stderr)
-        return 1
+        print_error(TOOL, error)
+        return EXIT_FAILED
 
-    for violation in violations:
-        print(violation.line())
     mandatory = sum(v.mandatory for v in violations)
-    advisory = len(violations) - mandatory
-    print(f"{stack}: {len(plan['resources'])} resources, {mandatory} mandatory and {advisory} advisory violation(s)")
-    return 1 if mandatory else 0
+    if args.json:
+        json.dump(_violations_json(stack, len(plan["resources"]), violations), sys.stdout, indent=2)
+        print()
+    else:
+        for violation in violations:
+            print(violation.line())
+        print(f"{stack}: {len(plan['resources'])} resources, {mandatory} mandatory and "
+              f"{len(violations) - mandatory} advisory violation(s)")
+    return EXIT_FAILED if mandatory else EXIT_OK
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Render a stack's Spark RBAC and ServiceAccount manifests to YAML files for scanners (checkov).
 
-    python -m policy.manifests OUT_DIR [--stack dev]
+    python -m policy.manifests OUT_DIR [--stack dev | --stack-file PATH]
 
 The manifests are exactly what `infra.spark_rbac.rbac_manifests` gives the program, for
 the namespace and service account the stack configures. The IRSA role ARN is only
@@ -10,22 +10,22 @@ known after `up`, so the ServiceAccount carries the offline plan's placeholder A
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
 import yaml
 
-from infra.plan import ACCOUNT_ID, stack_config
+from cli_common import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, CliError, Parser, add_offline_stack_arguments, exit_codes, print_error
+from infra.plan import ACCOUNT_ID, StackFileError, read_stack
 from infra.settings import PROJECT, ConfigError, settings_from_values
 from infra.spark_rbac import rbac_manifests
 
 PLACEHOLDER_ROLE = "spark-s3-irsa-role"
 
 
-def stack_rbac_manifests(stack: str) -> list[dict]:
-    """The RBAC manifests of `stack`, with the S3 role only when the stack uses IRSA."""
-    config = stack_config(stack)
+def stack_rbac_manifests(stack: str | None, stack_file: Path | None = None) -> list[dict]:
+    """The RBAC manifests of a stack (`--stack` or `--stack-file`), with the S3 role only when it uses IRSA."""
+    stack, config = read_stack(stack, stack_file)
     prefix = f"{PROJECT}:"
     settings = settings_from_values(
         {key[len(prefix):]: value for key, value in config.items() if key.startswith(prefix)},
@@ -48,31 +48,36 @@ def write_manifests(manifests: list[dict], directory: Path) -> list[Path]:
     return written
 
 
+TOOL = "policy.manifests"
+
+
+def build_parser() -> Parser:
+    parser = Parser(prog=f"python -m {TOOL}", description=__doc__.split("\n\nThe manifests")[0],
+                    epilog=exit_codes("the stack config is invalid"))
+    parser.add_argument("out_dir", type=Path, metavar="OUT_DIR", help="directory to write the YAML files into")
+    add_offline_stack_arguments(parser, default="dev")
+    return parser
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m policy.manifests", description=__doc__.splitlines()[0])
-    parser.add_argument("out_dir", type=Path, help="directory to write the YAML files into")
-    parser.add_argument("--stack", default="dev", help="stack whose Pulumi.<stack>.yaml names the namespace (default: dev)")
-    args = parser.parse_args(argv)
     try:
-        paths = write_manifests(stack_rbac_manifests(args.stack), args.out_dir)
+        args = build_parser().parse_args(argv)
+        paths = write_manifests(stack_rbac_manifests(args.stack, args.stack_file), args.out_dir)
     except ConfigError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    except FileNotFoundError as error:
-        print(f"error: {str(error).splitlines()[0]}", file=sys.stderr)
-        return 2
+        print_error(TOOL, error)
+        return EXIT_FAILED
+    except (CliError, StackFileError) as error:
+        print_error(TOOL, error)
+        return getattr(error, "exit_code", EXIT_BAD_INPUT)
     except FileExistsError as error:
-        print(f"error: {error.filename} already exists; pass an empty directory", file=sys.stderr)
-        return 2
-    except yaml.YAMLError as error:
-        print(f"error: Pulumi.{args.stack}.yaml is not valid YAML ({str(error).splitlines()[0]})", file=sys.stderr)
-        return 2
+        print_error(TOOL, f"{error.filename} already exists; pass an empty directory")
+        return EXIT_BAD_INPUT
     except OSError as error:
-        print(f"error: cannot write to {args.out_dir} ({error.strerror}); pass a writable directory", file=sys.stderr)
-        return 2
+        print_error(TOOL, f"cannot write to {args.out_dir} ({error.strerror}); pass a writable directory")
+        return EXIT_BAD_INPUT
     for path in paths:
         print(path)
-    return 0
+    return EXIT_OK
 
 
 if __name__ == "__main__":

@@ -58,7 +58,7 @@ class Run:
 
     @property
     def error_lines(self) -> list[str]:
-        return [line for line in self.stderr.splitlines() if line.startswith("error:")]
+        return [line for line in self.stderr.splitlines() if line.startswith("infra.deploy: error:")]
 
 
 class Unreadable(io.StringIO):
@@ -95,17 +95,19 @@ def test_missing_cli_is_one_line_and_exit_2(no_pulumi_cli: None, command: str) -
     run = deploy(command, "--stack", "dev", "--yes" if command in ("up", "destroy") else "--diff" if command != "outputs" else "--json")
     assert run.code == 2
     assert run.stderr.count("\n") == 1 and run.stdout == ""
-    assert run.stderr.startswith(f"error: stack dev: {command}: the pulumi CLI is not installed")
+    assert run.stderr.startswith(f"infra.deploy: error: stack dev: {command}: the pulumi CLI is not installed")
     assert "install the Pulumi CLI (see the Pulumi docs, 'Download & install') and put it on PATH" in run.stderr
     assert "http" not in run.stderr
 
 
 def test_missing_cli_is_checked_before_anything_else(no_pulumi_cli: None, tmp_path: Path) -> None:
-    """Even a command line that would be refused later gets the missing-CLI line first."""
+    """Even a command line that parses but would be refused later (the prod guard, an existing
+    output file) gets the missing-CLI line first."""
     existing = tmp_path / "preview.json"
     existing.write_text("{}")
-    run = deploy("destroy", "--stack", "prod", "--preview-out", str(existing))
-    assert run.code == 2 and "pulumi CLI is not installed" in run.stderr
+    for argv in (("destroy", "--stack", "prod"), ("preview", "--stack", "dev", "--preview-out", str(existing))):
+        run = deploy(*argv)
+        assert run.code == 2 and "pulumi CLI is not installed" in run.stderr
 
 
 def test_missing_cli_from_the_real_entry_point(tmp_path: Path) -> None:
@@ -119,7 +121,7 @@ def test_missing_cli_from_the_real_entry_point(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert result.stderr.splitlines() == [
-        "error: stack dev: preview: the pulumi CLI is not installed (not found on PATH); "
+        "infra.deploy: error: stack dev: preview: the pulumi CLI is not installed (not found on PATH); "
         "install the Pulumi CLI (see the Pulumi docs, 'Download & install') and put it on PATH"
     ]
 
@@ -164,7 +166,7 @@ def test_existing_output_file_is_refused_before_anything_runs(pulumi_cli: Any, t
     existing.write_text('{"steps": []}')
     run = deploy("preview", "--stack", "dev", "--preview-out", str(existing))
     assert run.code == 2
-    assert run.error_lines == [f"error: --preview-out {existing}: the file exists; pass --force to replace it (nothing was run)"]
+    assert run.error_lines == [f"infra.deploy: error: --preview-out {existing}: the file exists; pass --force to replace it (nothing was run)"]
     assert existing.read_text() == '{"steps": []}' and pulumi_cli.calls == []
 
 
@@ -180,7 +182,7 @@ def test_output_file_in_a_missing_directory_is_refused(pulumi_cli: Any, tmp_path
 def test_destroy_refuses_prod_stacks_without_yes_really(pulumi_cli: Any, stack: str) -> None:
     run = deploy("destroy", "--stack", stack, "--yes")
     assert run.code == 2
-    assert run.error_lines == [f"error: refusing to destroy stack {stack}: its name starts with 'prod'; pass --yes-really if you mean it"]
+    assert run.error_lines == [f"infra.deploy: error: refusing to destroy stack {stack}: its name starts with 'prod'; pass --yes-really if you mean it"]
     assert pulumi_cli.calls == []
 
 
@@ -206,7 +208,7 @@ def test_up_previews_then_does_nothing_when_declined(pulumi_cli: Any) -> None:
     run = deploy("up", "--stack", "dev", stdin=io.StringIO("n\n"))
     assert run.code == 1
     assert "Update stack dev (5 to create, 1 to update, 1 to replace, 1 to delete, 1 to read, 1 to refresh, 2 unchanged)? [y/N] " in run.stderr
-    assert run.error_lines == ["error: up cancelled; nothing was changed"]
+    assert run.error_lines == ["infra.deploy: error: up cancelled; nothing was changed"]
     assert engine_commands(pulumi_cli) == ["preview"]
     assert "Previewing update (dev):" in run.stdout  # the engine's own output reached the user
 
@@ -221,7 +223,7 @@ def test_up_runs_after_yes(pulumi_cli: Any) -> None:
 def test_up_with_closed_stdin_asks_for_yes(pulumi_cli: Any) -> None:
     run = deploy("up", "--stack", "dev", stdin=io.StringIO(""))
     assert run.code == 2
-    assert run.error_lines == ["error: stdin is closed, so nobody can confirm; pass --yes to up without asking"]
+    assert run.error_lines == ["infra.deploy: error: stdin is closed, so nobody can confirm; pass --yes to up without asking"]
     assert engine_commands(pulumi_cli) == ["preview"]
 
 
@@ -325,7 +327,7 @@ def test_unknown_stack_is_bad_input(pulumi_cli: Any) -> None:
     run = deploy("outputs", "--stack", "qa")
     assert run.code == 2
     assert run.error_lines == [
-        "error: stack qa: select stack: no such stack; create it with `pulumi stack init qa` or ask for it to be created (create=True, --create)"
+        "infra.deploy: error: stack qa: select stack: no such stack; create it with `pulumi stack init qa` or ask for it to be created (create=True, --create)"
     ]
 
 
@@ -334,7 +336,7 @@ def test_failed_up_is_one_line_and_exit_1(pulumi_cli: Any) -> None:
     run = deploy("up", "--stack", "dev", "--yes")
     assert run.code == 1
     assert run.error_lines[-1] == (
-        "error: stack dev: up: error: creating EKS Cluster (spark-dev): operation error EKS: CreateCluster, "
+        "infra.deploy: error: stack dev: up: error: creating EKS Cluster (spark-dev): operation error EKS: CreateCluster, "
         "AccessDeniedException: not authorized to perform eks:CreateCluster"
     )
     assert "Traceback" not in run.stderr
@@ -345,7 +347,7 @@ def test_invalid_config_stops_before_the_engine_with_exit_1(pulumi_cli: Any) -> 
     pulumi_cli.install({**SCENARIO, "config": {"stdout": json.dumps(bad)}})
     run = deploy("up", "--stack", "dev", "--yes")
     assert run.code == 1
-    assert run.error_lines[0].startswith("error: stack dev: check config: config spark-eks-spot:system.minSize: must be at least 1")
+    assert run.error_lines[0].startswith("infra.deploy: error: stack dev: check config: config spark-eks-spot:system.minSize: must be at least 1")
     assert engine_commands(pulumi_cli) == []
 
 

@@ -94,7 +94,7 @@ def test_the_prod_examples_cheapest_pool_is_graviton() -> None:
 
 def test_seed_floor_is_one_on_demand_and_one_spot_m5_xlarge_with_one_nat() -> None:
     """The seed's floor is the dev plan edited, keeping only what the seed ran all the time."""
-    seed = cost_figures.seed_floor_plan(cost_figures.dev_plan())
+    seed = cost_figures.blog_post_floor_plan(cost_figures.dev_plan())
     groups = [r["inputs"] for r in seed["resources"] if r["type"] == cost_figures.NODE_GROUP]
     assert sorted((g["capacityType"], tuple(g["instanceTypes"]), g["scalingConfig"]["desiredSize"]) for g in groups) == [
         ("ON_DEMAND", ("m5.xlarge",), 1),
@@ -122,7 +122,7 @@ def test_idle_floors_are_the_snapshot_prices_of_the_always_on_items(
     seed = (shared + table["onDemandHour"]["m5.xlarge"] * hours + drivers["diskSizeGib"] * gp2
             + table["spotHour"]["m5.xlarge"] * hours + executors["diskSizeGib"] * gp2)
     assert figure.details["monthlyDev"] == pytest.approx(ours, abs=0.01)
-    assert figure.details["monthlySeed"] == pytest.approx(seed, abs=0.01)
+    assert figure.details["monthlyBlogPost"] == pytest.approx(seed, abs=0.01)
     assert figure.value == pytest.approx(ours / seed, rel=1e-6)
     assert "nodegroups-system (ManagedNodeGroup)" in figure.details["devItems"]
     # The S3 gateway endpoint is free (AWS Prescriptive Guidance WKLD.12: gateway endpoints "come at

@@ -295,7 +295,7 @@ def test_quick_writes_no_results_and_bad_input_stops_before_spark(
     grace of 0 s, a work folder that is a file and a results file that is not JSON are each
     refused with one line and exit 2 before any Spark runs."""
     seen: list[tuple[bool, Path | None]] = []
-    monkeypatch.setattr(cli, "drill", lambda quick, grace, work, output, per_point: seen.append((quick, output)) or 0)
+    monkeypatch.setattr(cli, "drill", lambda quick, grace, work, output, per_point, quiet: seen.append((quick, output)) or 0)
     assert bench_main.main(["drill", "--quick", "--work-dir", str(tmp_path)]) == 0
     assert bench_main.main(["drill", "--work-dir", str(tmp_path)]) == 0
     assert seen == [(True, None), (False, cli.RESULTS)]
@@ -309,7 +309,7 @@ def test_quick_writes_no_results_and_bad_input_stops_before_spark(
         (["--output", str(broken)], f"--output: {broken} is not a JSON object; fix or remove it (the drill will not overwrite it)"),
     ):
         assert bench_main.main(["drill", *argv]) == 2
-        assert capsys.readouterr().err == f"bench drill: error: {message}\n"
+        assert capsys.readouterr().err == f"bench: error: {message}\n"
     assert len(seen) == 2 and broken.read_text() == "[1, 2]"
 
 
@@ -335,10 +335,10 @@ def test_a_differing_output_or_a_missed_interruption_fails_the_drill(
     assert cli.drill(quick=False, grace=5, work=tmp_path, output=results) == 1
     errors = capsys.readouterr().err.splitlines()
     assert errors == [
-        "bench drill: wordcount (decommissioning): 2 rows differ from the undisturbed run",
-        "bench drill: wordcount (no decommissioning): interruption never landed (1 executor during the shuffle read)",
-        "bench drill: shuffle-cache (decommissioning): 2 rows differ from the undisturbed run",
-        "bench drill: shuffle-cache (no decommissioning): interruption never landed (1 executor during the shuffle read)",
+        "bench: error: drill: wordcount (decommissioning): 2 rows differ from the undisturbed run",
+        "bench: error: drill: wordcount (no decommissioning): interruption never landed (1 executor during the shuffle read)",
+        "bench: error: drill: shuffle-cache (decommissioning): 2 rows differ from the undisturbed run",
+        "bench: error: drill: shuffle-cache (no decommissioning): interruption never landed (1 executor during the shuffle read)",
     ]
     assert not results.exists()
 

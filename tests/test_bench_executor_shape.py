@@ -10,6 +10,6 @@ def test_figure_compares_slots_on_the_same_node_and_states_its_price_basis() -> 
     details name the snapshot file the price came from."""
     [figure] = measure(quick=True)
     details = figure.details
-    assert details["default"]["taskSlots"] > details["seed"]["taskSlots"] > 0
-    assert abs(figure.value - details["seed"]["taskSlots"] / details["default"]["taskSlots"]) < 1e-9
+    assert details["default"]["taskSlots"] > details["blogPost"]["taskSlots"] > 0
+    assert abs(figure.value - details["blogPost"]["taskSlots"] / details["default"]["taskSlots"]) < 1e-9
     assert details["priceBasis"].startswith("aws-") and details["spotNodeHourUsd"] > 0

@@ -138,7 +138,7 @@ def test_bad_input_is_one_line_and_exit_2(
     captured = capsys.readouterr()
     assert code == 2
     assert captured.out == ""
-    assert captured.err.count("\n") == 1 and captured.err.startswith("error: ")
+    assert captured.err.count("\n") == 1 and captured.err.startswith("cost: error: ")
     assert expected in captured.err
     assert "Traceback" not in captured.err
 

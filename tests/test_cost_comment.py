@@ -90,6 +90,23 @@ def test_cli_comment_uses_github_api_url_and_token_from_the_environment(
     assert github.requests[-1].path == f"/api/v3/repos/{REPO}/issues/7/comments"
 
 
+def test_cli_comment_refused_by_github_is_a_failed_step(
+    github: GitHubRecorder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """GitHub answering 403 is a step that failed (exit 1, as jobs treats AWS refusing a request),
+    not bad input: one `cost: error:` line with the fix, never the token."""
+    body = tmp_path / "cost.md"
+    body.write_text(BODY)
+    github.fail = 403
+    monkeypatch.setenv("GITHUB_API_URL", github.base)
+    monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
+    monkeypatch.setenv("GITHUB_REPOSITORY", REPO)
+    assert main(["comment", str(body), "--pr", "7"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("cost: error: GitHub API: ") and err.count("\n") == 1
+    assert "pull-requests: write" in err and TOKEN not in err
+
+
 @pytest.mark.parametrize(
     ("env", "expected"),
     [

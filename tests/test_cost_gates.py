@@ -133,4 +133,6 @@ def test_help_lists_the_gates_and_exit_codes(capsys: pytest.CaptureFixture[str])
         assert flag in text
     with pytest.raises(SystemExit):
         main(["--help"])
-    assert "exit codes: 0 ok; 2 bad input or missing tool or credentials; 3 a budget gate tripped" in " ".join(capsys.readouterr().out.split())
+    assert ("exit codes: 0 ok 1 a step failed (AWS or GitHub refused the request or could not be reached) "
+            "2 bad input, or a missing tool or credentials (one line on stderr: cost: error: ...) "
+            "3 a budget gate tripped") in " ".join(capsys.readouterr().out.split())

@@ -293,7 +293,7 @@ def test_cli_refresh_writes_a_new_dated_file_and_never_overwrites_silently(
 
     assert main(["refresh-prices", "--region", "us-west-2", "--prices-dir", str(tmp_path)]) == 2
     err = capsys.readouterr().err
-    assert err == f"error: aws-{today}.json already exists; pass --force to replace it\n"
+    assert err == f"cost: error: aws-{today}.json already exists; pass --force to replace it\n"
 
 
 def test_cli_refresh_without_credentials_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
@@ -308,7 +308,28 @@ def test_cli_refresh_without_credentials_is_one_line(tmp_path: Path, monkeypatch
     code = main(["refresh-prices", "--region", "us-west-2", "--prices-dir", str(tmp_path)])
     err = capsys.readouterr().err
     assert code == 2
-    assert err.startswith("error: no AWS credentials") and err.count("\n") == 1
+    assert err.startswith("cost: error: no AWS credentials") and err.count("\n") == 1
+    assert sorted(p.name for p in tmp_path.glob("aws-*.json")) == ["aws-2000-01-01.json"]
+
+
+def test_cli_refresh_refused_by_aws_is_a_failed_step(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The Pricing API refusing the call (AccessDenied, as botocore raises it through a Stubber) is
+    a step that failed: exit 1 with one line naming the operation and AWS's code, as jobs does
+    for S3 or ECR refusing; no snapshot is written."""
+    older_snapshot(tmp_path)
+    pricing = client("pricing", "us-east-1")
+    stub = Stubber(pricing)
+    stub.add_client_error("get_products", service_error_code="AccessDeniedException", service_message="not allowed")
+    import boto3
+
+    monkeypatch.setattr(boto3, "client", lambda service, region_name: pricing)
+    with stub:
+        code = main(["refresh-prices", "--region", "us-west-2", "--prices-dir", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert err == "cost: error: AWS refused GetProducts: AccessDeniedException: not allowed\n"
     assert sorted(p.name for p in tmp_path.glob("aws-*.json")) == ["aws-2000-01-01.json"]
 
 

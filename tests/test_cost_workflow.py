@@ -208,7 +208,7 @@ def test_failure_note_replaces_the_stale_comment_after_a_pricing_error(tmp_path:
     assert [(r.method, r.path) for r in github.writes()] == [("PATCH", f"/api/v3/repos/{REPO}/issues/comments/12")]
     note = github.find(12)["body"]
     assert note.startswith(f"{MARKER}\n### Monthly cost: not available for this commit")
-    assert "pricing exited with status 2: error: preview.json: is empty; did the command that writes it fail?" in note
+    assert "pricing exited with status 2: cost: error: preview.json: is empty; did the command that writes it fail?" in note
     assert "$1,070.10" not in note and github.find(11)["body"] == "LGTM"
 
 

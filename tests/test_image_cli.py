@@ -29,7 +29,7 @@ from jobs.tags import default_image_tag
 from tests import docker_recorder
 from tests.conftest import REPO_ROOT, TEST_REGION
 
-MISSING_DOCKER = "jobs: docker not found: install Docker (the CLI and a running engine) and put docker on PATH\n"
+MISSING_DOCKER = "jobs: error: docker not found: install Docker (the CLI and a running engine) and put docker on PATH\n"
 PREFLIGHT = [["docker", "buildx", "version"], ["docker", "buildx", "inspect", "--bootstrap"]]
 TWO_PLATFORMS_HINT = ("a build for two platforms needs a docker-container builder "
                       "(docker buildx create --driver docker-container --use --bootstrap) or Docker's containerd image store")
@@ -132,12 +132,12 @@ def test_failing_build_exits_1_with_one_line(docker: Docker, capfd: pytest.Captu
     docker.fail("buildx-build", 1)
     assert main(["image", "build", "--tag", "v1"]) == 1
     assert _only_error_line(capfd.readouterr().err) == (
-        "jobs: docker buildx build of spark-eks-spot:v1 for linux/amd64,linux/arm64 failed (docker exit code 1); "
+        "jobs: error: docker buildx build of spark-eks-spot:v1 for linux/amd64,linux/arm64 failed (docker exit code 1); "
         f"docker's output is above; {TWO_PLATFORMS_HINT}"
     )
 
 
-MISSING_BUILDX = ("jobs: docker buildx not found: install the Docker Buildx plugin (docker-buildx-plugin, or Docker "
+MISSING_BUILDX = ("jobs: error: docker buildx not found: install the Docker Buildx plugin (docker-buildx-plugin, or Docker "
                   "Desktop), which builds the image for linux/amd64 and linux/arm64")
 
 
@@ -166,7 +166,7 @@ def test_a_builder_without_arm64_is_one_line_naming_the_fix(
     extra = ["--outputs", str(write_outputs(imageRepositoryUrl=repository_url))] if command[1] == "push" else []
     assert main([*command, *extra]) == 2
     assert _only_error_line(capfd.readouterr().err) == (
-        "jobs: the current buildx builder cannot build linux/arm64 (it offers linux/386, linux/amd64, linux/amd64/v2, "
+        "jobs: error: the current buildx builder cannot build linux/arm64 (it offers linux/386, linux/amd64, linux/amd64/v2, "
         "linux/amd64/v3): add QEMU emulation with `docker run --privileged --rm tonistiigi/binfmt --install all`, "
         "or `docker buildx use` a builder with a node of that architecture"
     )
@@ -177,7 +177,7 @@ def test_an_inspect_that_fails_is_one_line_exit_1(docker: Docker, capfd: pytest.
     docker.fail("buildx-inspect", 1)
     assert main(["image", "build", "--tag", "v1"]) == 1
     assert _only_error_line(capfd.readouterr().err) == (
-        "jobs: docker buildx inspect --bootstrap failed (exit code 1: recorded docker buildx-inspect: failing with "
+        "jobs: error: docker buildx inspect --bootstrap failed (exit code 1: recorded docker buildx-inspect: failing with "
         "exit code 1 as the test asked); check that the Docker engine runs"
     )
 
@@ -195,7 +195,7 @@ def test_builder_platforms_reads_every_nodes_platforms_line() -> None:
 def test_bad_tag_is_one_line_before_docker_runs(docker: Docker, capfd: pytest.CaptureFixture[str], tag: str) -> None:
     assert main(["image", "build", f"--tag={tag}"]) == 2
     assert capfd.readouterr().err == (
-        f"jobs: --tag {tag!r} is not an image tag: use up to 128 letters, digits, '_', '.' or '-', "
+        f"jobs: error: --tag {tag!r} is not an image tag: use up to 128 letters, digits, '_', '.' or '-', "
         "not starting with '.' or '-'\n"
     )
     assert docker.calls() == []
@@ -277,7 +277,7 @@ def test_failing_login_keeps_the_password_out_of_the_message(
     out, err = capfd.readouterr()
     registry = repository_url.split("/")[0]
     assert _only_error_line(err) == (
-        f"jobs: docker login to {registry} failed (docker exit code 1); docker's output is above"
+        f"jobs: error: docker login to {registry} failed (docker exit code 1); docker's output is above"
     )
     assert ecr_token["password"] not in out + err
     assert [argv[1] for argv in docker.argvs()] == ["buildx", "buildx", "login"]
@@ -289,7 +289,7 @@ def test_failing_push_exits_1_with_one_line(docker: Docker, repository_url: str,
     outputs = write_outputs(imageRepositoryUrl=repository_url)
     assert main(["image", "push", "--tag", "v1", "--outputs", str(outputs)]) == 1
     assert _only_error_line(capfd.readouterr().err) == (
-        f"jobs: docker buildx build --push of {repository_url}:v1 for linux/amd64,linux/arm64 failed (docker exit code 1); "
+        f"jobs: error: docker buildx build --push of {repository_url}:v1 for linux/amd64,linux/arm64 failed (docker exit code 1); "
         f"docker's output is above; {TWO_PLATFORMS_HINT}"
     )
     assert [argv[1] for argv in docker.argvs()] == ["buildx", "buildx", "login", "buildx"]
@@ -298,7 +298,7 @@ def test_failing_push_exits_1_with_one_line(docker: Docker, repository_url: str,
 def test_push_without_outputs_is_one_line(docker: Docker, capfd: pytest.CaptureFixture[str]) -> None:
     assert main(["image", "push", "--tag", "v1"]) == 2
     assert capfd.readouterr().err == (
-        "jobs: this command needs the stack's outputs: pass --outputs FILE (from `pulumi stack output --json "
+        "jobs: error: this command needs the stack's outputs: pass --outputs FILE (from `pulumi stack output --json "
         "--show-secrets`) or --stack NAME\n"
     )
     assert docker.calls() == []
@@ -318,7 +318,7 @@ def test_unusable_outputs_are_one_line_before_docker_runs(
     outputs = write_outputs(**overrides)
     assert main(["image", "push", "--tag", "v1", "--outputs", str(outputs)]) == 2
     err = capfd.readouterr().err
-    assert err.startswith("jobs: " + line.format(path=outputs)) and err.count("\n") == 1
+    assert err.startswith("jobs: error: " + line.format(path=outputs)) and err.count("\n") == 1
     assert docker.calls() == []
 
 
@@ -330,7 +330,7 @@ def test_no_aws_credentials_stop_before_docker(docker: Docker, repository_url: s
     monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
     assert main(["image", "push", "--tag", "v1", "--outputs", str(outputs)]) == 2
     assert capfd.readouterr().err == (
-        f"jobs: ECR login token (region {TEST_REGION}): no AWS credentials; "
+        f"jobs: error: ECR login token (region {TEST_REGION}): no AWS credentials; "
         "configure them (aws configure, AWS_PROFILE or SSO login)\n"
     )
     assert docker.calls() == []
@@ -345,7 +345,7 @@ def test_unreachable_ecr_exits_1_before_docker(docker: Docker, write_outputs: Ca
     outputs = write_outputs()
     assert main(["image", "push", "--tag", "v1", "--outputs", str(outputs)]) == 1
     line = _only_error_line(capfd.readouterr().err)
-    assert line.startswith(f"jobs: ECR login token (region {TEST_REGION}): EndpointConnectionError: ")
+    assert line.startswith(f"jobs: error: ECR login token (region {TEST_REGION}): EndpointConnectionError: ")
     assert docker.calls() == []
 
 
@@ -394,13 +394,14 @@ def test_push_of_a_tag_already_in_ecr_pushes_nothing(docker: Docker, repository_
 
 @pytest.fixture
 def checkout(tmp_path: Path) -> Path:
-    """A copy of the jobs CLI (with the infra modules it reads), the Dockerfile, pod templates and a spec."""
+    """A copy of the jobs CLI (with the infra modules it reads and the CLI convention module), the
+    Dockerfile, pod templates and a spec."""
     repo = tmp_path / "checkout"
     ignore = shutil.ignore_patterns("__pycache__")
     for directory in ("jobs", "infra", "image", "pod_templates"):
         shutil.copytree(REPO_ROOT / directory, repo / directory, ignore=ignore)
     (repo / "examples").mkdir()
-    for name in (".gitignore", ".dockerignore", "examples/wordcount.yaml"):
+    for name in (".gitignore", ".dockerignore", "examples/wordcount.yaml", "cli_common.py"):
         shutil.copy(REPO_ROOT / name, repo / name)
     return repo
 

@@ -107,7 +107,7 @@ def test_plan_warns_on_stderr_with_an_injected_day(tmp_path: Path, capsys: pytes
     captured = capsys.readouterr()
     assert json.loads(captured.out)["resources"]
     assert captured.err == (
-        "warning: Kubernetes 1.34 leaves EKS standard support on 2026-12-02 (in 1 day); with "
+        "infra.plan: warning: Kubernetes 1.34 leaves EKS standard support on 2026-12-02 (in 1 day); with "
         "upgradePolicy.supportType STANDARD EKS then upgrades the cluster itself, outside Pulumi: "
         'set kubernetesVersion: "1.35"\n'
     )

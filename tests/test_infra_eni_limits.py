@@ -68,7 +68,7 @@ def test_a_type_missing_from_the_source_stops_the_generator(tmp_path: Path, caps
                                 for t, (e, a) in ENI_LIMITS.items() if t != "t4g.medium") + "\n")
     output = tmp_path / "eni_limits.py"
     assert generate_eni_limits.main([str(source), "--source", "test", "--output", str(output)]) == 2
-    assert capsys.readouterr().err == "generate_eni_limits: error: test has no ENI data for t4g.medium\n"
+    assert capsys.readouterr().err == "infra.generate_eni_limits: error: test has no ENI data for t4g.medium\n"
     assert not output.exists()
 
 
@@ -81,4 +81,4 @@ def test_a_row_that_is_not_instance_info_is_one_line() -> None:
 def test_an_unreadable_source_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     missing = tmp_path / "instance-info.jsonl"
     assert generate_eni_limits.main([str(missing), "--source", "test", "--output", str(tmp_path / "out.py")]) == 2
-    assert capsys.readouterr().err == f"generate_eni_limits: error: cannot read {missing} (FileNotFoundError)\n"
+    assert capsys.readouterr().err == f"infra.generate_eni_limits: error: cannot read {missing} (FileNotFoundError)\n"

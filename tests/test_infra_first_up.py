@@ -150,7 +150,7 @@ def test_the_plan_warns_while_the_prod_allow_list_is_still_the_example(capsys: p
     assert main(["--stack", "prod"], today=date(2026, 12, 1)) == 0
     err = capsys.readouterr().err
     assert err == (
-        "warning: apiEndpoint.publicAccessCidrs 203.0.113.0/24 is a documentation range (RFC 5737): replace it "
+        "infra.plan: warning: apiEndpoint.publicAccessCidrs 203.0.113.0/24 is a documentation range (RFC 5737): replace it "
         "with the networks `pulumi up` and jobs run from, or they cannot reach the API\n"
     )
     assert example_cidr_notice(_settings(apiEndpoint={"publicAccessCidrs": ["198.51.100.7/32"]}).api_endpoint)

@@ -155,13 +155,13 @@ def test_plan_cli_reports_a_bad_stack_file_in_one_line(tmp_path, capsys) -> None
     assert main(["--stack-file", str(stack_file)]) == 1
     captured = capsys.readouterr()
     assert captured.out == ""
-    assert captured.err == "error: config spark-eks-spot:s3AccessVia: Input should be 'irsa' or 'nodeRole' (got 'everyone')\n"
+    assert captured.err == "infra.plan: error: config spark-eks-spot:s3AccessVia: Input should be 'irsa' or 'nodeRole' (got 'everyone')\n"
 
 
 def test_plan_cli_reports_a_missing_stack_file(capsys) -> None:
     """An unknown stack name exits 2 and says which file is missing."""
     assert main(["--stack", "nosuchstack"]) == 2
-    assert capsys.readouterr().err == "error: no stack file Pulumi.nosuchstack.yaml; create it or pass another --stack\n"
+    assert capsys.readouterr().err == "infra.plan: error: no stack file Pulumi.nosuchstack.yaml; create it or pass another --stack\n"
 
 
 # --- issue 11, items 14-17: config that matches the README ---------------------------------------------
@@ -236,7 +236,7 @@ def test_an_unquoted_version_gets_the_hint_to_quote_it(tmp_path, capsys) -> None
     stack_file.write_text("config:\n  aws:region: us-west-2\n  spark-eks-spot:kubernetesVersion: 1.30\n")
     assert main(["--stack-file", str(stack_file)]) == 1
     err = capsys.readouterr().err
-    assert err.startswith("error: config spark-eks-spot:kubernetesVersion: '1.3' is not offered (an unquoted 1.30")
+    assert err.startswith("infra.plan: error: config spark-eks-spot:kubernetesVersion: '1.3' is not offered (an unquoted 1.30")
     assert 'quote it, "1.30"' in err and err.count("\n") == 1
     with pytest.raises(ConfigError, match=r"unquoted 1\.30 in YAML is the number 1\.3"):
         _settings(kubernetesVersion=1.3)
@@ -264,7 +264,7 @@ def test_plan_refuses_a_misspelt_region_in_its_own_namespace(tmp_path, capsys) -
     stack_file = tmp_path / "Pulumi.typo.yaml"
     stack_file.write_text("config:\n  aws:region: us-weast-1\n")
     assert main(["--stack-file", str(stack_file)]) == 1
-    assert capsys.readouterr().err.startswith("error: config aws:region: 'us-weast-1' is not an AWS region; did you mean ")
+    assert capsys.readouterr().err.startswith("infra.plan: error: config aws:region: 'us-weast-1' is not an AWS region; did you mean ")
 
 
 @pytest.mark.parametrize(

@@ -122,6 +122,6 @@ def test_a_bad_age_is_one_line_before_anything_is_read(age: str, outputs: Path, 
                                                        capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["clean", "--older-than", age, "--outputs", str(outputs)]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("jobs: --older-than: ") and err.count("\n") == 1
+    assert err.startswith("jobs: error: --older-than: ") and err.count("\n") == 1
     assert not recorder.requests
     assert age_seconds("90m") == 5400 and age_seconds("7d") == 604800

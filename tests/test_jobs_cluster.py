@@ -253,7 +253,7 @@ def test_status_and_list(recorder: K8sRecorder, kube_outputs: Path, cluster_pods
     assert row[-3:] == ["2", driver, "-"]
     assert main(["status", "other-job", "--outputs", str(kube_outputs)]) == 1
     assert capsys.readouterr().err == (
-        f"jobs: no driver pod for job other-job in namespace {NAMESPACE}; `python -m jobs list` shows the jobs\n"
+        f"jobs: error: no driver pod for job other-job in namespace {NAMESPACE}; `python -m jobs list` shows the jobs\n"
     )
 
 
@@ -295,7 +295,7 @@ def test_kill_deletes_the_running_driver_only(recorder: K8sRecorder, kube_output
     recorder.route("GET", PODS, pod_list_route(lambda: [finished]))
     assert main(["kill", "wordcount", "--outputs", str(kube_outputs)]) == 1
     assert capsys.readouterr().err == (
-        f"jobs: job wordcount has no pending or running driver in namespace {NAMESPACE}; nothing to kill\n"
+        f"jobs: error: job wordcount has no pending or running driver in namespace {NAMESPACE}; nothing to kill\n"
     )
 
 

@@ -316,7 +316,7 @@ def test_missing_app_file_stops_the_dry_run(capsys: pytest.CaptureFixture[str], 
                  "--set", "image.tag=t", "--set", "app=jobs/apps/nope.py"])
     captured = capsys.readouterr()
     assert (code, captured.out) == (2, "")
-    assert captured.err == "jobs: app: jobs/apps/nope.py not found (paths are relative to the current directory)\n"
+    assert captured.err == "jobs: error: app: jobs/apps/nope.py not found (paths are relative to the current directory)\n"
 
 
 def test_missing_java_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
@@ -328,6 +328,6 @@ def test_missing_java_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     code = main(["submit", "examples/wordcount.yaml", "--local", "--set", f"output={tmp_path / 'out'}"])
     assert code == 2
     assert capsys.readouterr().err == (
-        "jobs: java not found: spark-submit needs Java 17; install a JDK or JRE 17 and put java on PATH or set JAVA_HOME\n"
+        "jobs: error: java not found: spark-submit needs Java 17; install a JDK or JRE 17 and put java on PATH or set JAVA_HOME\n"
     )
     assert not (tmp_path / "out").exists()

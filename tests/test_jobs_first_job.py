@@ -125,7 +125,7 @@ def test_a_tag_missing_from_ecr_stops_before_anything_is_sent(
     monkeypatch.chdir(PROJECT_ROOT)
     assert main(["submit", "examples/wordcount.yaml", "--outputs", str(outputs), "--set", "image.tag=v9"]) == 2
     assert capfd.readouterr().err == (
-        f"jobs: image tag v9 is not in the ECR repository {repository}; build and push it first: "
+        f"jobs: error: image tag v9 is not in the ECR repository {repository}; build and push it first: "
         f"python -m jobs image build --tag v9 && python -m jobs image push --tag v9 --outputs {outputs}\n"
     )
     assert _keys(aws_env, bucket) == {}
@@ -172,15 +172,15 @@ def test_without_the_aws_cli_one_line_names_it_and_the_api_host(
     extra = ["--set", "image.tag=t"] if command[0] == "submit" else []
     assert main([*command, "--outputs", str(outputs), *extra]) == 2
     assert capfd.readouterr().err == (
-        "jobs: the kubeconfig gets its token for eks-api.example.invalid from `aws`, which is not on PATH; "
+        "jobs: error: the kubeconfig gets its token for eks-api.example.invalid from `aws`, which is not on PATH; "
         "install the AWS CLI v2 and retry\n"
     )
 
 
 @pytest.mark.parametrize(("profile", "line"), [
-    (None, "jobs: no AWS credentials for `aws eks get-token`, which the kubeconfig runs to reach "
+    (None, "jobs: error: no AWS credentials for `aws eks get-token`, which the kubeconfig runs to reach "
            "eks-api.example.invalid; configure them (aws configure, AWS_PROFILE or SSO login)\n"),
-    ("no-such-profile", "jobs: `aws eks get-token` for eks-api.example.invalid cannot find AWS credentials "
+    ("no-such-profile", "jobs: error: `aws eks get-token` for eks-api.example.invalid cannot find AWS credentials "
                         "(ProfileNotFound); configure them (aws configure, AWS_PROFILE or SSO login)\n"),
 ])
 def test_without_aws_credentials_list_says_so_instead_of_blaming_the_network(

@@ -210,24 +210,24 @@ def test_ui_needs_a_running_driver(cluster: FakeNamespace, recorder: K8sRecorder
     cluster.add(spark_pod(DRIVER, submission="u1", status=succeeded()))
     assert main(["ui", "wordcount", "--outputs", str(outputs_file(tmp_path, recorder))]) == 1
     assert capsys.readouterr().err == (
-        f"jobs: the newest driver of wordcount, {DRIVER}, is COMPLETED: the Spark UI lives only while the driver "
+        f"jobs: error: the newest driver of wordcount, {DRIVER}, is COMPLETED: the Spark UI lives only while the driver "
         "runs; `python -m jobs history` shows finished applications\n")
     assert not recorder.port_forwards
 
 
 @pytest.mark.parametrize(("outputs", "pods", "code", "message"), [
-    ({}, [], 2, "jobs: the stack outputs have no historyServer: the stack runs no History Server (history.enabled is "
+    ({}, [], 2, "jobs: error: the stack outputs have no historyServer: the stack runs no History Server (history.enabled is "
                 "false, or the stack predates it); set history.enabled: true and run `pulumi up`, then export the outputs again\n"),
     ({"historyServer": {"namespace": "spark"}}, [], 2,
-     "jobs: stack output historyServer must be an object with namespace, podSelector and port; export the outputs "
+     "jobs: error: stack output historyServer must be an object with namespace, podSelector and port; export the outputs "
      "again with `pulumi stack output --json --show-secrets`\n"),
     ({"historyServer": HISTORY}, [], 1,
-     "jobs: no History Server pod in namespace spark (selector app.kubernetes.io/name=spark-history-server); "
+     "jobs: error: no History Server pod in namespace spark (selector app.kubernetes.io/name=spark-history-server); "
      "`kubectl -n spark describe deployment spark-history` shows why\n"),
     ({"historyServer": HISTORY}, [history_pod({"phase": "Pending", "containerStatuses": [
         {"name": "history-server", "image": "i", "imageID": "", "ready": False, "restartCount": 0,
          "state": {"waiting": {"reason": "ImagePullBackOff", "message": "Back-off pulling image"}}}]})], 1,
-     f"jobs: the History Server pod {HISTORY_POD} is not ready (ImagePullBackOff: Back-off pulling image); it runs "
+     f"jobs: error: the History Server pod {HISTORY_POD} is not ready (ImagePullBackOff: Back-off pulling image); it runs "
      "the project's image: push it with `python -m jobs image build && python -m jobs image push` (same "
      "--outputs/--stack), or set history.image\n"),
 ])

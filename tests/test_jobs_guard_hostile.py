@@ -81,7 +81,7 @@ ONE_LINE = [
 @pytest.mark.parametrize("document, kwargs, expected", [c[1:] for c in ONE_LINE], ids=[c[0] for c in ONE_LINE])
 def test_problems_are_one_short_line(document: dict[str, Any], kwargs: dict[str, Any], expected: list[str]) -> None:
     """A key or value with a line break is shown escaped, a huge one by its ends: each problem
-    stays one line the CLI can print as `jobs: <line>`."""
+    stays one line the CLI can print as `jobs: error: <line>`."""
     problems = problems_of(document, **kwargs)
     assert problems == expected
     assert all(len(problem.splitlines()) == 1 and len(problem) < 500 for problem in problems)
@@ -147,13 +147,13 @@ LAUGHS = "x0: &x0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n" + "".join(
 SPEC_FILES = [
     # Each of these raised ValueError, TypeError or RecursionError (a traceback) before.
     ("5000-digit number", BASE_YAML + f"driver:\n  cores: {NINES}\n",
-     f"not valid YAML (line 6): {NINES_SHOWN} is a number too long to read; quote it to keep it as text"),
+     f"not valid YAML at line 6, column 10: {NINES_SHOWN} is a number too long to read; quote it to keep it as text"),
     ("month 13", BASE_YAML + "image:\n  tag: 2024-13-01\n",
-     "not valid YAML (line 6): '2024-13-01' is not a date (month must be in 1..12); quote it to keep it as text"),
+     "not valid YAML at line 6, column 8: '2024-13-01' is not a date (month must be in 1..12); quote it to keep it as text"),
     ("hour 25", BASE_YAML + "image:\n  tag: 2024-01-01 25:00:00\n",
-     "not valid YAML (line 6): '2024-01-01 25:00:00' is not a date (hour must be in 0..23); quote it to keep it as text"),
-    ("list as a key", BASE_YAML + "? [a, b]\n: 1\n", "not valid YAML (line 5): a key must be one value, not a list or mapping"),
-    ("mapping as a key", BASE_YAML + "? {a: b}\n: 1\n", "not valid YAML (line 5): a key must be one value, not a list or mapping"),
+     "not valid YAML at line 6, column 8: '2024-01-01 25:00:00' is not a date (hour must be in 0..23); quote it to keep it as text"),
+    ("list as a key", BASE_YAML + "? [a, b]\n: 1\n", "not valid YAML at line 5, column 3: a key must be one value, not a list or mapping"),
+    ("mapping as a key", BASE_YAML + "? {a: b}\n: 1\n", "not valid YAML at line 5, column 3: a key must be one value, not a list or mapping"),
     ("20 000 open brackets", BASE_YAML + "args: " + "[" * 20_000 + "\n", f"nested too deeply; {DEPTH_FIX}"),
     ("3000 nested lists", BASE_YAML + "args: " + "[" * 3000 + "]" * 3000 + "\n", f"nested too deeply; {DEPTH_FIX}"),
     ("2000 nested mappings", BASE_YAML + "conf:\n" + "".join("  " * (i + 1) + f"k{i}:\n" for i in range(2000)),
@@ -165,12 +165,12 @@ SPEC_FILES = [
     ("billion laughs", LAUGHS + BASE_YAML + "args: *x9\n",
      f"nested more than 8 levels deep or refers to itself; {DEPTH_FIX}"),
     ("python object tag", "!!python/object/apply:os.system ['id']\n",
-     "not valid YAML (line 1): could not determine a constructor for the tag "
+     "not valid YAML at line 1, column 1: could not determine a constructor for the tag "
      "'tag:yaml.org,2002:python/object/apply:os.system'"),
     ("NUL character", "\x00",
      'not valid YAML: unacceptable character #x0000: special characters are not allowed in "<unicode string>", position 0'),
     ("duplicate key after a merge", BASE_YAML + "driver: &s {cores: 3}\nexecutor:\n  <<: *s\n  memory: 16g\n  memory: 2g\n",
-     "not valid YAML (line 9): key 'memory' appears twice"),
+     "not valid YAML at line 9, column 3: key 'memory' appears twice"),
 ]
 
 

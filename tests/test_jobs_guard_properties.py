@@ -355,7 +355,7 @@ def test_cli_dry_run_answers_every_spec_with_exit_0_or_one_line_per_problem(
 ) -> None:
     """`python -m jobs submit SPEC --dry-run` with any spec and any --set/--conf (passed as
     --set=VALUE, so a value may start with '-'): exit 0 with the command, or exit 2 with
-    `jobs: ` lines only; never a traceback."""
+    `jobs: error: ` lines only; never a traceback."""
     with tempfile.TemporaryDirectory() as scratch:
         spec_path = Path(scratch) / "job.yaml"
         spec_path.write_text(yaml.safe_dump({**document, "image": {"tag": "v1"}}, allow_unicode=True), encoding="utf-8")
@@ -370,4 +370,4 @@ def test_cli_dry_run_answers_every_spec_with_exit_0_or_one_line_per_problem(
         assert captured.err == "" and captured.out
     else:
         assert code == 2 and captured.out == ""
-        assert_one_line_each(captured.err.splitlines(), ("jobs: ",))
+        assert_one_line_each(captured.err.splitlines(), ("jobs: error: ",))

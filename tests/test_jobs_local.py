@@ -78,7 +78,7 @@ def test_local_word_count_matches_a_plain_python_count(
     code = main(["submit", "examples/wordcount.yaml", "--local", "--set", f"output={output}"])
     assert code == 2
     assert capfd.readouterr().err == (
-        f"jobs: output: {output} already holds files; choose a new output (--set local.output=...) "
+        f"jobs: error: output: {output} already holds files; choose a new output (--set local.output=...) "
         "or pass --overwrite to replace them\n"
     )
     print(f"\nlocal word count wall time: {elapsed:.1f}s", file=sys.stderr)  # shown with pytest -s
@@ -90,15 +90,15 @@ def test_missing_local_input_stops_before_spark(tmp_path: Path, monkeypatch: pyt
     code = main(["submit", "examples/wordcount.yaml", "--local", "--set", "input=no/such.tsv",
                  "--set", f"output={tmp_path / 'out'}"])
     assert code == 2
-    assert capsys.readouterr().err == "jobs: input: no/such.tsv not found (paths are relative to the current directory)\n"
+    assert capsys.readouterr().err == "jobs: error: input: no/such.tsv not found (paths are relative to the current directory)\n"
 
 
 @pytest.mark.parametrize(
     "flags, expected",
     [
-        (["--wait"], "jobs: --wait follows a cluster run; a --local run always waits\n"),
-        (["--stack", "dev"], "jobs: --local runs on this machine without the stack; drop --stack/--outputs\n"),
-        (["--json"], "jobs: --json shapes the --dry-run output; add --dry-run\n"),
+        (["--wait"], "jobs: error: --wait follows a cluster run; a --local run always waits\n"),
+        (["--stack", "dev"], "jobs: error: --local runs on this machine without the stack; drop --stack/--outputs\n"),
+        (["--json"], "jobs: error: --json shapes the --dry-run output; add --dry-run\n"),
     ],
 )
 def test_flags_that_do_not_fit_local(flags: list[str], expected: str, capsys: pytest.CaptureFixture[str]) -> None:

@@ -75,7 +75,7 @@ def test_no_log_anywhere_is_one_line(cluster: FakeNamespace, outputs: Path, buck
                                                       max_attempts=1, state="SUBMITTED", app_id="spark-dead"))
     assert main(["logs", "wordcount", "--outputs", str(outputs)]) == 1
     err = capsys.readouterr().err
-    assert err.startswith("jobs: no log kept for submission f1 of job wordcount: its driver pod is gone") and err.count("\n") == 1
+    assert err.startswith("jobs: error: no log kept for submission f1 of job wordcount: its driver pod is gone") and err.count("\n") == 1
     assert main(["logs", "wordcount", "--outputs", str(kube_outputs(tmp_path, recorder.url))]) == 1
     assert "the outputs name no bucket (bucketName, region)" in capsys.readouterr().err
 
@@ -104,4 +104,4 @@ def test_an_executors_log_while_its_pod_exists_and_one_line_after(
     assert log_reads and log_reads[0].query["container"] == ["spark-kubernetes-executor"]
     assert main(["logs", "wordcount", "--executor", "3", "--outputs", str(outputs)]) == 1
     err = capsys.readouterr().err
-    assert err.startswith("jobs: executor 3 of job wordcount (submission h1) has no pod: Spark deletes") and err.count("\n") == 1
+    assert err.startswith("jobs: error: executor 3 of job wordcount (submission h1) has no pod: Spark deletes") and err.count("\n") == 1

@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from jobs import PROJECT_ROOT
+import jobs.__main__ as jobs_main
 from jobs.__main__ import main
 from jobs.command import LOCAL_PARTITIONS_PER_CORE
 from jobs.conf_keys import KEYS_FILE, is_known, unknown_conf_lines
@@ -118,9 +119,9 @@ def test_dependency_paths_are_checked_like_the_app(tmp_path: Path, capsys: pytes
                                     "pyFiles": ["lib/a.txt", "s3://b/c.py"], "jars": ["x.jar", "y/x.jar"]}))
     assert main(["submit", str(spec), "--local", "--dry-run"]) == 2
     assert capsys.readouterr().err.splitlines() == [
-        f"jobs: spec {spec}: pyFiles[0]: 'lib/a.txt' must be a .py, .zip, .egg file",
-        f"jobs: spec {spec}: pyFiles[1]: 's3://b/c.py' uses s3://; Spark's S3 connector reads s3a:// (same bucket and key)",
-        f"jobs: spec {spec}: jars[1]: 'y/x.jar' has the same file name as jars[0]; rename one of them",
+        f"jobs: error: spec {spec}: pyFiles[0]: 'lib/a.txt' must be a .py, .zip, .egg file",
+        f"jobs: error: spec {spec}: pyFiles[1]: 's3://b/c.py' uses s3://; Spark's S3 connector reads s3a:// (same bucket and key)",
+        f"jobs: error: spec {spec}: jars[1]: 'y/x.jar' has the same file name as jars[0]; rename one of them",
     ]
 
 
@@ -132,7 +133,7 @@ def test_bucket_in_args_is_one_line_for_a_local_run(capsys: pytest.CaptureFixtur
     code = main(["submit", "examples/wordcount.yaml", "--local", "--dry-run", "--set", 'args=["{input}", "s3a://{bucket}/x/"]'])
     assert code == 2
     assert capsys.readouterr().err == (
-        "jobs: spec examples/wordcount.yaml: args[1]: {bucket} is the stack's bucket, which a --local run does not "
+        "jobs: error: spec examples/wordcount.yaml: args[1]: {bucket} is the stack's bucket, which a --local run does not "
         "have; use {input}/{output} or a local path in this argument\n"
     )
 
@@ -142,16 +143,25 @@ def test_a_local_run_sizes_shuffles_to_the_machine_and_shows_progress(
 ) -> None:
     """spark.sql.shuffle.partitions defaults to 200 (SQLConf SHUFFLE_PARTITIONS) and
     spark.ui.showConsoleProgress to false outside a shell (core internal/config/UI.scala; both
-    read from the pyspark 4.3.0 jars). A local run gets a few partitions per core and the
-    progress bar; the spec's conf still wins."""
+    read from the pyspark 4.3.0 jars). A local run gets a few partitions per core, and the
+    progress bar when stderr is a terminal and --quiet is not given: SparkContext starts a
+    ConsoleProgressBar whenever the key is true, and it draws with carriage returns on
+    System.err without asking whether that is a terminal (core ui/ConsoleProgressBar.scala,
+    SparkContext.scala; read in the pyspark 4.3.0 spark-core jar), so a log or a pipe would get
+    the bar's redraws. The spec's conf still wins."""
     monkeypatch.chdir(PROJECT_ROOT)
-    assert main(["submit", "examples/wordcount.yaml", "--local", "--dry-run", "--json"]) == 0
-    argv = json.loads(capsys.readouterr().out)["argv"]
+
+    def local_argv(*flags: str) -> list[str]:
+        assert main(["submit", "examples/wordcount.yaml", "--local", "--dry-run", "--json", *flags]) == 0
+        return json.loads(capsys.readouterr().out)["argv"]
+
+    argv = local_argv()
     assert f"spark.sql.shuffle.partitions={LOCAL_PARTITIONS_PER_CORE * (os.cpu_count() or 1)}" in argv
-    assert "spark.ui.showConsoleProgress=true" in argv
-    assert main(["submit", "examples/wordcount.yaml", "--local", "--dry-run", "--json",
-                 "--conf", "spark.sql.shuffle.partitions=7"]) == 0
-    argv = json.loads(capsys.readouterr().out)["argv"]
+    assert "spark.ui.showConsoleProgress=false" in argv  # captured stderr is not a terminal
+    monkeypatch.setattr(jobs_main, "is_terminal", lambda stream: True)
+    assert "spark.ui.showConsoleProgress=true" in local_argv()
+    assert "spark.ui.showConsoleProgress=false" in local_argv("--quiet")
+    argv = local_argv("--conf", "spark.sql.shuffle.partitions=7")
     assert [a for a in argv if a.startswith("spark.sql.shuffle.partitions=")] == ["spark.sql.shuffle.partitions=7"]
 
 
@@ -172,7 +182,7 @@ def test_a_misspelt_key_is_a_warning_naming_the_closest_and_strict_refuses_it(
     assert capsys.readouterr().err == f"jobs: warning: {line} (--strict makes this an error)\n"
     assert main([*args, "--strict"]) == 2
     captured = capsys.readouterr()
-    assert (captured.out, captured.err) == ("", f"jobs: spec examples/wordcount.yaml: {line}\n")
+    assert (captured.out, captured.err) == ("", f"jobs: error: spec examples/wordcount.yaml: {line}\n")
 
 
 def test_every_key_the_submitter_sets_is_known(write_outputs: Callable[..., Path], monkeypatch: pytest.MonkeyPatch,

@@ -117,7 +117,7 @@ def test_repr_hides_the_kubeconfig() -> None:
     "content, expected",
     [
         (None, "not found; write it with `pulumi stack output --json --show-secrets > "),
-        ("{nope", "not JSON (line 1); write it with `pulumi stack output --json --show-secrets`"),
+        ("{nope", "not JSON (line 1, column 2); write it with `pulumi stack output --json --show-secrets`"),
         ("[1, 2]", "must be a JSON object of outputs, not a list"),
     ],
 )
@@ -142,14 +142,14 @@ def test_cli_missing_output_exits_2_with_one_line(
     path = write_outputs(bucketName="")
     code, out, err = run_cli(["submit", "examples/wordcount.yaml", "--outputs", str(path), "--dry-run"], capsys)
     assert (code, out) == (2, "")
-    assert err == f"jobs: stack output bucketName is empty in {path}; {FILE_FIX}\n"
+    assert err == f"jobs: error: stack output bucketName is empty in {path}; {FILE_FIX}\n"
 
 
 def test_cli_needs_outputs_or_stack(capsys: pytest.CaptureFixture[str], write_outputs: Callable[..., Path]) -> None:
     code, _, err = run_cli(["status", "wordcount"], capsys)
-    assert code == 2 and err.startswith("jobs: this command needs the stack's outputs: pass --outputs FILE")
+    assert code == 2 and err.startswith("jobs: error: this command needs the stack's outputs: pass --outputs FILE")
     code, _, err = run_cli(["list", "--outputs", str(write_outputs()), "--stack", "dev"], capsys)
-    assert code == 2 and err == "jobs: pass either --outputs FILE or --stack NAME, not both\n"
+    assert code == 2 and err == "jobs: error: pass either --outputs FILE or --stack NAME, not both\n"
 
 
 def test_cli_stack_without_automation_module(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
@@ -160,5 +160,5 @@ def test_cli_stack_without_automation_module(monkeypatch: pytest.MonkeyPatch, ca
     monkeypatch.setitem(sys.modules, "infra.automation", None)  # makes the import fail
     code, out, err = run_cli(["submit", "examples/wordcount.yaml", "--stack", "dev", "--dry-run"], capsys)
     assert (code, out) == (2, "")
-    assert err.startswith("jobs: --stack dev: the Automation API helper (infra.automation) cannot be loaded")
+    assert err.startswith("jobs: error: --stack dev: the Automation API helper (infra.automation) cannot be loaded")
     assert err.endswith("pass --outputs FILE instead\n") and err.count("\n") == 1

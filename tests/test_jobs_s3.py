@@ -95,7 +95,7 @@ def test_occupied_output_stops_before_any_upload(aws_env: str, bucket: str, writ
     assert submit(bucket, write_outputs) == 2
     captured = capsys.readouterr()
     assert captured.err == (
-        f"jobs: output: s3a://{bucket}/output/wordcount/ already holds objects; choose a new output "
+        f"jobs: error: output: s3a://{bucket}/output/wordcount/ already holds objects; choose a new output "
         "(--set output=...) or pass --overwrite to replace them\n"
     )
     assert keys(aws_env, bucket) == ["output/wordcount/_SUCCESS"]

@@ -109,7 +109,7 @@ def test_the_seeds_shape_is_one_set_away() -> None:
 def test_without_node_groups_the_seed_shape_is_used_and_said() -> None:
     settings = executor_settings(load_spec(EXAMPLE), None)
     assert (settings.cores, settings.cpu_request, settings.memory) == (2, "2", "8g")
-    assert "the seed's shape" in settings.describe()
+    assert "the AWS blog post's shape" in settings.describe()
 
 
 def test_dry_run_shows_the_chosen_shape(write_outputs: Callable[..., Path], monkeypatch: pytest.MonkeyPatch,
@@ -149,7 +149,7 @@ def test_a_pod_that_fits_no_node_is_refused_before_anything(
     captured = capsys.readouterr()
     assert captured.out == ""
     [message] = captured.err.splitlines()
-    assert message.startswith(f"jobs: spec examples/wordcount.yaml: {line}")
+    assert message.startswith(f"jobs: error: spec examples/wordcount.yaml: {line}")
 
 
 def test_drivers_are_sized_against_the_driver_group_not_the_system_group() -> None:

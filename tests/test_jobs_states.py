@@ -237,7 +237,7 @@ def test_a_driver_gone_without_an_end_and_a_job_nobody_knows(
                                                      "(deleted, or lost with its node)")
     assert main(["describe", "nothing", "--outputs", str(outputs)]) == 1
     err = capsys.readouterr().err
-    assert err.startswith("jobs: job nothing has no driver pod in namespace spark or records in s3://") and err.count("\n") == 1
+    assert err.startswith("jobs: error: job nothing has no driver pod in namespace spark or records in s3://") and err.count("\n") == 1
     assert record_key("nothing", "x").startswith("spark-events/jobs/")
 
 

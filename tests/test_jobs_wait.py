@@ -148,6 +148,28 @@ def test_a_driver_that_starts_after_waiting_is_followed_to_the_end(recorder: K8s
     assert lines[0].startswith(f"wordcount: {DRIVER} Pending (Unschedulable: 0/3 nodes are available")
 
 
+def test_every_poll_reaches_the_progress_line_and_each_change_stdout(recorder: K8sRecorder) -> None:
+    """`submit --wait` shows the driver's current line (with its age) on the progress line at every
+    poll; stdout gets a line only when the state or reason changes, so a log stays short."""
+    phases = iter([unschedulable(), unschedulable(), {"phase": "Running"}, {"phase": "Running"}, {"phase": "Succeeded"}])
+    state = [unschedulable()]
+
+    def answer(request: Any) -> Any:
+        if "spark-role=driver" in request.query["labelSelector"][0]:
+            state[0] = next(phases)
+        return pod_list_route(lambda: [driver(state[0])])(request)
+
+    recorder.route("GET", EVENTS, event_list_route(lambda: []))
+    recorder.route("GET", PODS, answer)
+    out, polled = io.StringIO(), []
+    final = follow_submission(core_api(kubeconfig_for(recorder.url)), NAMESPACE, "wordcount", "s1", out=out,
+                              on_status=polled.append, interval=0, sleep=lambda s: None)
+    assert final.phase == "Succeeded"
+    assert len(polled) == 5 and all(line.startswith(f"wordcount: {DRIVER} ") and ", age " in line for line in polled)
+    changes = out.getvalue().splitlines()
+    assert [line.split()[2].rstrip(",") for line in changes] == ["Pending", "Running", "Succeeded"]
+
+
 def test_status_shows_why_the_driver_waits(recorder: K8sRecorder, tmp_path: Path,
                                            capsys: pytest.CaptureFixture[str]) -> None:
     recorder.route("GET", PODS, pod_list_route(lambda: [driver(unschedulable())]))
@@ -159,9 +181,9 @@ def test_status_shows_why_the_driver_waits(recorder: K8sRecorder, tmp_path: Path
 
 
 @pytest.mark.parametrize(("flags", "line"), [
-    (["--timeout", "10m"], "jobs: --timeout bounds --wait; add --wait\n"),
+    (["--timeout", "10m"], "jobs: error: --timeout bounds --wait; add --wait\n"),
     (["--wait", "--timeout", "soon"],
-     "jobs: --timeout: 'soon' is not a finite duration; use a number with a unit, like 300s, 10min or 1h\n"),
+     "jobs: error: --timeout: 'soon' is not a finite duration; use a number with a unit, like 300s, 10min or 1h\n"),
 ])
 def test_timeout_flag_is_checked_first(flags: list[str], line: str, write_outputs: Callable[..., Path],
                                        capsys: pytest.CaptureFixture[str]) -> None:

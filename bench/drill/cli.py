@@ -5,14 +5,12 @@ undisturbed; interrupted with the project's decommissioning settings (jobs/spot.
 keys the cluster submission sends); interrupted with decommissioning off. Outputs are
 compared byte for byte after sorting; the figures come from each run's Spark event log.
 `--quick` runs the word count on small data, undisturbed and interrupted once with
-decommissioning, and writes no results file (CI). Exit codes: 0 every interrupted output
-matched; 1 an output differed, a run failed or an interruption never landed; 2 bad input
-or missing tool.
+decommissioning, and writes no results file (CI); a full run writes its figures into
+bench/results.json (key "drill"), or --output FILE.
 """
 
 from __future__ import annotations
 
-import argparse
 import datetime
 import json
 import os
@@ -26,14 +24,16 @@ from pathlib import Path
 from typing import Any, Callable
 
 from bench.drill.eventlog import EventLogError, RunFigures, read_figures
+from cli_common import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, CliError, Parser, add_quiet, exit_codes, print_error, progress
 from bench.drill.runner import DrillError, Point, RunOutcome, run_spark
 from bench.drill.workloads import Workload, differing_rows, output_rows, shuffle_cache, wordcount
 from jobs.command import local_env
 from jobs.launch import LaunchError, find_spark, require_java
 from jobs.spot import decommission_conf
 
-EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+TOOL = "bench"
 RESULTS = Path(__file__).resolve().parent.parent / "results.json"
+RESULTS_SHOWN = "bench/results.json"  # how messages name the default results file
 EXECUTORS = 3
 MASTER = f"local-cluster[{EXECUTORS},1,1024]"
 
@@ -264,7 +264,7 @@ def read_results(path: Path) -> dict[str, Any]:
     except (OSError, UnicodeDecodeError, json.JSONDecodeError):
         document = None
     if not isinstance(document, dict):
-        raise BadInput(f"--output: {path} is not a JSON object; fix or remove it (the drill will not overwrite it)")
+        raise BadInput(f"--output: {shown_path(path)} is not a JSON object; fix or remove it (the drill will not overwrite it)")
     return document
 
 
@@ -275,7 +275,12 @@ def write_results(path: Path, drill: dict[str, Any]) -> None:
     path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
 
 
-def drill(quick: bool, grace: float, work: Path, output: Path | None, per_point: int = 1) -> int:
+def shown_path(path: Path) -> str:
+    """A results path as the user gave it; the default one relative to the project."""
+    return RESULTS_SHOWN if path == RESULTS else str(path)
+
+
+def drill(quick: bool, grace: float, work: Path, output: Path | None, per_point: int = 1, quiet: bool = False) -> int:
     spark = find_spark()
     require_java()
     env = spark_env(spark.home)
@@ -292,8 +297,12 @@ def drill(quick: bool, grace: float, work: Path, output: Path | None, per_point:
     failures: list[str] = []
     tables: list[str] = []
     documents: list[dict[str, Any]] = []
-    for workload in workloads:
-        results = run_workload(workload, run_modes, spark.submit, env, work, grace)
+    for number, workload in enumerate(workloads, start=1):
+        with progress(quiet) as shown:
+            # Each run prints a line as it starts; the progress line says which job is running.
+            shown.step(f"job {number} of {len(workloads)}, {workload.name}: {len(run_modes)} runs on {MASTER} "
+                       f"({', '.join(mode.label for mode in run_modes)})")
+            results = run_workload(workload, run_modes, spark.submit, env, work, grace)
         tables.append(table(workload, results, grace))
         documents.append(_workload_json(workload, results))
         for result in results[1:]:
@@ -320,18 +329,19 @@ def drill(quick: bool, grace: float, work: Path, output: Path | None, per_point:
                 "table": "\n\n".join(tables),
             },
         )
-        print(f"\nwrote the drill's figures into {output.name} (key \"drill\")")
+        print(f"\nwrote the drill's figures into {shown_path(output)} (key \"drill\")")
+    elif quick:
+        print(f"\nquick run: no results written ({RESULTS_SHOWN} is updated only by a full run)")
     for failure in failures:
-        print(f"bench drill: {failure}", file=sys.stderr)
+        print_error(TOOL, f"drill: {failure}")
     return EXIT_FAILED if failures else EXIT_OK
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m bench drill",
-        description=__doc__.splitlines()[0],
-        epilog="exit codes: 0 every interrupted run's output matched; 1 an output differed, a run failed or an "
-        "interruption never landed; 2 bad input or a missing tool",
+def build_parser() -> Parser:
+    parser = Parser(
+        prog=f"python -m {TOOL} drill",
+        description=__doc__,
+        epilog=exit_codes("an interrupted run's output differed, a run failed or an interruption never landed"),
     )
     parser.add_argument("--quick", action="store_true", help="small word count, one interruption, no results file (CI)")
     parser.add_argument("--grace", type=float, default=GRACE_SECONDS, help="seconds from the first signal to SIGKILL (default 5)")
@@ -341,9 +351,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--work-dir", type=Path, help="keep data, outputs and logs here, replacing earlier runs' (default: a temporary folder)"
     )
-    parser.add_argument("--output", type=Path, default=RESULTS, help="results file of a full run (key \"drill\")")
-    args = parser.parse_args(argv)
+    parser.add_argument("--output", type=Path, default=RESULTS, metavar="FILE",
+                        help=f"results file of a full run (key \"drill\"; default: {RESULTS_SHOWN})")
+    add_quiet(parser)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
     try:
+        args = build_parser().parse_args(argv)
         if args.grace <= 0:
             raise BadInput("--grace must be more than 0 seconds")
         if not 1 <= args.executors <= EXECUTORS - 1:
@@ -352,22 +368,23 @@ def main(argv: list[str] | None = None) -> int:
             raise BadInput(f"--work-dir: {args.work_dir} is a file; give a folder (it is created if missing)")
         if not args.quick:
             read_results(args.output)  # a results file the drill could not update stops it now, not at the end
-    except BadInput as error:
-        print(f"bench drill: error: {error}", file=sys.stderr)
+    except (BadInput, CliError) as error:
+        print_error(TOOL, error)
         return EXIT_BAD_INPUT
     scratch = None if args.work_dir else tempfile.TemporaryDirectory(prefix="bench-drill-")
     work = args.work_dir or Path(scratch.name)  # type: ignore[union-attr]
     try:
         work.mkdir(parents=True, exist_ok=True)
-        return drill(args.quick, args.grace, work.resolve(), None if args.quick else args.output, args.executors)
+        return drill(args.quick, args.grace, work.resolve(), None if args.quick else args.output, args.executors,
+                     quiet=args.quiet)
     except LaunchError as error:
-        print(f"bench drill: error: {error}", file=sys.stderr)
+        print_error(TOOL, error)
         return error.exit_code
     except BadInput as error:
-        print(f"bench drill: error: {error}", file=sys.stderr)
+        print_error(TOOL, error)
         return EXIT_BAD_INPUT
     except (DrillError, EventLogError, FileNotFoundError) as error:
-        print(f"bench drill: error: {error}", file=sys.stderr)
+        print_error(TOOL, error)
         return EXIT_FAILED
     finally:
         if scratch is not None:

@@ -1,4 +1,4 @@
-"""The seed's Spark application: count the words of Amazon Customer Reviews' review text.
+"""The Spark application of the AWS blog post this design follows: count the words of Amazon Customer Reviews' review text.
 
     spark-submit wordcount.py INPUT OUTPUT [--format auto|tsv|parquet] [--top N]
 
