@@ -20,6 +20,8 @@ from typing import Any, Callable
 
 import pytest
 
+import cli_common
+
 from cost.inputs import changes_from_plans, plan_states
 from cost.report import build_report
 from cost.snapshot import latest_snapshot_path, load_snapshot
@@ -205,13 +207,15 @@ def python_m_commands(page: Path) -> list[tuple[str, list[str]]]:
 def parse_error(main: Callable[[list[str]], Any], argv: list[str], capsys: pytest.CaptureFixture[str],
                 monkeypatch: pytest.MonkeyPatch) -> str | None:
     """Run the CLI's own `main` until its parser has read `argv`; None when argparse accepted it."""
-    parse_args = argparse.ArgumentParser.parse_args
-
-    def parse_then_stop(self: argparse.ArgumentParser, args: Any = None, namespace: Any = None) -> Any:
-        raise Parsed(parse_args(self, args, namespace))
+    def stopping(parse_args: Callable[..., Any]) -> Callable[..., Any]:
+        def parse_then_stop(self: argparse.ArgumentParser, args: Any = None, namespace: Any = None) -> Any:
+            raise Parsed(parse_args(self, args, namespace))
+        return parse_then_stop
 
     with monkeypatch.context() as patch:
-        patch.setattr(argparse.ArgumentParser, "parse_args", parse_then_stop)
+        # The project's parsers (cli_common.Parser) override parse_args; plain argparse ones do not.
+        patch.setattr(argparse.ArgumentParser, "parse_args", stopping(argparse.ArgumentParser.parse_args))
+        patch.setattr(cli_common.Parser, "parse_args", stopping(cli_common.Parser.parse_args))
         try:
             main(argv)
         except Parsed:
