@@ -17,7 +17,7 @@ import re
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 from jobs.outputs import StackOutputs
 from jobs.sizing import SEED_CORES, SEED_CORES_LIMIT, SEED_MEMORY, ExecutorShape, executor_node, shape_for_node
@@ -78,6 +78,13 @@ REDACTED = "*********(redacted)"
 # Spark's default spark.redaction.regex, applied to what we print.
 _SECRET_KEY = re.compile(r"(?i)secret|password|token|access[.]key")
 KUBECONFIG_PLACEHOLDER = "<private temporary kubeconfig, mode 0600, deleted after the run>"
+CLIENT_CLASSPATH_PLACEHOLDER = "<private temporary directory with spark-submit's client core-site.xml, deleted after the run>"
+# Left out of a cluster spark-submit's environment: the launcher puts both on the client's
+# classpath ahead of SPARK_DIST_CLASSPATH (AbstractCommandBuilder.buildClassPath), so a
+# core-site.xml in them would hide the client's own, and Spark on Kubernetes mounts
+# HADOOP_CONF_DIR into the driver pod (HadoopConfDriverFeatureStep): this machine's Hadoop
+# settings have no business on the cluster, whose S3A settings are spark.hadoop.* confs.
+LOCAL_HADOOP_VARIABLES = ("HADOOP_CONF_DIR", "YARN_CONF_DIR")
 
 
 @dataclass(frozen=True)
@@ -131,11 +138,12 @@ def local_files(spec: JobSpec) -> list[str]:
 
 
 def dependency_uploads(
-    spec: JobSpec, bucket: str, digests: Mapping[str, str], url_of: Callable[[AppUpload], str]
+    spec: JobSpec, bucket: str, digests: Mapping[str, str]
 ) -> tuple[dict[str, list[str]], list[AppUpload]]:
     """Each dependency's URI for spark-submit and the uploads it needs: a local file goes beside
-    the app in the bucket and is handed over as `url_of(upload)` (a presigned https URL; see
-    jobs.launch.presigned_url for why not s3a://); s3a:// and local:// paths pass as they are."""
+    the app in the bucket and is handed over as its s3a:// URI, which the driver pod's S3A reads
+    with the job's own credentials (spark-submit on this machine passes it through with the
+    client classpath of jobs.launch.client_classpath); s3a:// and local:// paths pass as they are."""
     uris: dict[str, list[str]] = {}
     uploads: list[AppUpload] = []
     for field, paths in dependency_paths(spec).items():
@@ -144,15 +152,10 @@ def dependency_uploads(
             if is_local_app(path):
                 upload = upload_of(spec.name, path, bucket, digests[path])
                 uploads.append(upload)
-                uris[field].append(url_of(upload))
+                uris[field].append(upload.s3a_uri)
             else:
                 uris[field].append(path)
     return uris, uploads
-
-
-def signed_later(region: str) -> Callable[[AppUpload], str]:
-    """For --dry-run: what stands where the presigned URL will go (nothing is signed in a dry run)."""
-    return lambda upload: f"https://{upload.bucket}.s3.{region}.amazonaws.com/{upload.key}?<presigned-at-submission>"
 
 
 def dependency_flags(uris: Mapping[str, Sequence[str]]) -> list[str]:
@@ -333,9 +336,11 @@ def cluster_argv(
     return argv + [app_uri, *app_arguments(spec, outputs.bucket_name)]
 
 
-def cluster_env(spark_home: str, kubeconfig_path: str = KUBECONFIG_PLACEHOLDER) -> dict[str, str]:
-    """Added to the caller's environment: the pyspark wheel's Spark and the private kubeconfig."""
-    return {"SPARK_HOME": spark_home, "KUBECONFIG": kubeconfig_path}
+def cluster_env(spark_home: str, kubeconfig_path: str = KUBECONFIG_PLACEHOLDER,
+                client_classpath: str = CLIENT_CLASSPATH_PLACEHOLDER) -> dict[str, str]:
+    """Added to the caller's environment (less LOCAL_HADOOP_VARIABLES): the pyspark wheel's Spark,
+    the private kubeconfig, and the client JVM's own classpath directory (jobs.launch.client_classpath)."""
+    return {"SPARK_HOME": spark_home, "KUBECONFIG": kubeconfig_path, "SPARK_DIST_CLASSPATH": client_classpath}
 
 
 def local_argv(spark_submit: str, spec: JobSpec, local_cores: int) -> list[str]:
@@ -375,10 +380,13 @@ def redact_argv(argv: Sequence[str]) -> list[str]:
     return shown
 
 
+_PRIVATE_PATHS = {"KUBECONFIG": KUBECONFIG_PLACEHOLDER, "SPARK_DIST_CLASSPATH": CLIENT_CLASSPATH_PLACEHOLDER}
+
+
 def redact_env(env: Mapping[str, str]) -> dict[str, str]:
-    """The kubeconfig path is a private temporary file: never shown, nor are secret-looking vars."""
+    """Private temporary paths are never shown (they are gone after the run), nor are secret-looking vars."""
     return {
-        name: (KUBECONFIG_PLACEHOLDER if name == "KUBECONFIG" else REDACTED if _SECRET_KEY.search(name) else value)
+        name: _PRIVATE_PATHS.get(name) or (REDACTED if _SECRET_KEY.search(name) else value)
         for name, value in env.items()
     }
 
