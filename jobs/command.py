@@ -67,6 +67,13 @@ NO_PVC_CONF = {
 }
 # spark-submit's flag for each dependency field of the spec.
 DEPENDENCY_FLAGS = {"pyFiles": "--py-files", "jars": "--jars", "files": "--files"}
+# The image's Python (image/Dockerfile: its venv, ENV PYSPARK_PYTHON). Spark on Kubernetes
+# copies PYSPARK_PYTHON and PYSPARK_DRIVER_PYTHON from the SUBMITTING machine's environment into
+# the driver pod unless spark.pyspark.python / spark.pyspark.driver.python are set
+# (DriverCommandFeatureStep.configureForPython reads the conf first, then sys.env), so a
+# laptop's venv path would replace the image's interpreter.
+IMAGE_PYTHON = "/opt/spark-eks-spot/python/bin/python3"
+PYTHON_CONF = {"spark.pyspark.python": IMAGE_PYTHON, "spark.pyspark.driver.python": IMAGE_PYTHON}
 
 # The seed's settings that no spec field controls (overridable through `conf`).
 SEED_SUSTAINED_BACKLOG_TIMEOUT = "30"
@@ -296,6 +303,8 @@ def cluster_conf(
         f"spark.kubernetes.executor.label.{SUBMISSION_LABEL}": submission_id,
         f"spark.kubernetes.driver.label.{RUN_LABEL}": run_id or submission_id,
         f"spark.kubernetes.driver.label.{ATTEMPT_LABEL}": str(attempt),
+        # The image's Python, not the one this machine's environment names.
+        **PYTHON_CONF,
         # The driver's log kept in the bucket (the submitter also saves the pod's console).
         **driver_log_conf(s3a_uri(bucket, DRIVER_LOG_PREFIX)),
         # `--wait` follows the driver through the Kubernetes client instead.

@@ -101,6 +101,9 @@ SUBMITTER_ADDITIONS = [
     "spark.kubernetes.executor.label.spark-eks-spot/submission=<submission>",
     "spark.kubernetes.driver.label.spark-eks-spot/run=<submission>",
     "spark.kubernetes.driver.label.spark-eks-spot/attempt=1",
+    # The image's Python, whatever PYSPARK_PYTHON the submitting machine has (test_jobs_more_files).
+    "spark.pyspark.python=/opt/spark-eks-spot/python/bin/python3",
+    "spark.pyspark.driver.python=/opt/spark-eks-spot/python/bin/python3",
     "spark.driver.log.persistToDfs.enabled=true",
     "spark.driver.log.dfsDir=s3a://<bucket>/spark-events/driver-logs/",
     "spark.kubernetes.submission.waitAppCompletion=false",

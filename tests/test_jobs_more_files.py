@@ -18,13 +18,13 @@ import yaml
 import jobs.__main__ as jobs_main
 from jobs import PROJECT_ROOT
 from jobs.__main__ import main
-from jobs.command import LOCAL_PARTITIONS_PER_CORE
+from jobs.command import IMAGE_PYTHON, LOCAL_PARTITIONS_PER_CORE
 from jobs.conf_keys import KEYS_FILE, is_known, unknown_conf_lines
 from jobs.generate_conf_keys import generate, render
 from jobs.launch import client_classpath, find_spark, run_spark_submit
 from jobs.spec import load_spec
 from tests.conftest import ecr_image, kubeconfig_for, new_bucket, s3, stack_outputs
-from tests.jobs_guard_helpers import driver_properties, drivers_succeed
+from tests.jobs_guard_helpers import driver_properties, drivers_succeed, posted_driver
 from tests.k8s_recorder import K8sRecorder
 
 APP = """import sys
@@ -160,6 +160,29 @@ def test_dependencies_reach_the_driver_as_s3a_uris_byte_for_byte(
     for private in ("HttpsFileSystem", "fs.s3a.impl", classpath, str(hadoop_conf), "?X-Amz"):
         assert private not in sent
     assert not [request.path for request in recorder.requests if "hadoop-config" in request.path]
+
+
+def test_the_driver_runs_the_images_python_whatever_this_machine_names(
+    aws_env: str, recorder: K8sRecorder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    """Spark on Kubernetes sets the driver container's PYSPARK_PYTHON from spark.pyspark.python,
+    else from the SUBMITTING machine's PYSPARK_PYTHON, and PYSPARK_DRIVER_PYTHON from
+    spark.pyspark.driver.python, spark.pyspark.python, then this machine's PYSPARK_DRIVER_PYTHON and
+    PYSPARK_PYTHON (DriverCommandFeatureStep.configureForPython, read with javap from
+    spark-kubernetes_2.13-4.3.0.jar). A laptop's venv path or `jupyter` would replace the image's
+    interpreter (image/Dockerfile, ENV PYSPARK_PYTHON) and the driver would not start: the
+    submission names the image's own, and the real spark-submit puts that in the pod."""
+    monkeypatch.setenv("PYSPARK_PYTHON", "/home/me/.venv/bin/python")
+    monkeypatch.setenv("PYSPARK_DRIVER_PYTHON", "jupyter")
+    spec = write_cluster_job(tmp_path, new_bucket(aws_env))
+    code, _, _ = submit_recorded(aws_env, recorder, spec, tmp_path, monkeypatch)
+    assert code == 0, capfd.readouterr().err[-3000:]
+    [container] = posted_driver(recorder)["spec"]["containers"]
+    python = {item["name"]: item.get("value") for item in container["env"] if item["name"].startswith("PYSPARK_")}
+    assert python == {"PYSPARK_PYTHON": IMAGE_PYTHON, "PYSPARK_DRIVER_PYTHON": IMAGE_PYTHON}
+    properties = driver_properties(recorder)
+    assert properties["spark.pyspark.python"] == properties["spark.pyspark.driver.python"] == IMAGE_PYTHON
 
 
 def test_without_the_client_classpath_spark_submit_cannot_pass_s3a(
