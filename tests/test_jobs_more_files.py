@@ -319,6 +319,27 @@ def test_every_key_the_submitter_sets_is_known(write_outputs: Callable[..., Path
     assert not is_known("spark.executor.memoryy")
 
 
+@pytest.mark.parametrize("key", [
+    "spark.kubernetes.authenticate.driver.oauthTokenFile",
+    "spark.kubernetes.authenticate.submission.caCertFile",
+    "spark.kubernetes.authenticate.executor.clientKeyFile",
+    "spark.kubernetes.authenticate.driver.mounted.caCertFile",
+    "spark.kubernetes.authenticate.oauthTokenFile",
+    "spark.ui.proxyBase",
+])
+def test_keys_spark_builds_from_a_prefix_or_reads_in_code_pass_strict(key: str) -> None:
+    """Spark's Kubernetes client reads `<prefix>.<suffix>` keys (deploy/k8s Config:
+    KUBERNETES_AUTH_{DRIVER,DRIVER_MOUNTED,EXECUTOR,SUBMISSION}_CONF_PREFIX and
+    KUBERNETES_AUTH_CLIENT_MODE_PREFIX, each without a trailing dot, joined to OAUTH_TOKEN_CONF_SUFFIX,
+    OAUTH_TOKEN_FILE_CONF_SUFFIX, CLIENT_KEY_FILE_CONF_SUFFIX, CLIENT_CERT_FILE_CONF_SUFFIX,
+    CA_CERT_FILE_CONF_SUFFIX in SparkKubernetesClientFactory; Spark's running-on-kubernetes docs list
+    them) and spark.ui.proxyBase from the system properties (ui/UIUtils.uiRoot, javap of
+    spark-core_2.13-4.3.0.jar): all known, while a misspelt one is still not."""
+    assert is_known(key) and unknown_conf_lines([key]) == []
+    assert not is_known(key[:-1])
+    assert not is_known("spark.kubernetes.authenticate.driver.anything")
+
+
 def test_the_key_list_is_what_the_generator_makes_from_the_installed_pyspark() -> None:
     """jobs/spark_conf_keys.txt names the pyspark it was made from and equals a fresh run of
     `python -m jobs.generate_conf_keys` over the installed wheel's jars (the JVM starts here)."""
