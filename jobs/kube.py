@@ -103,10 +103,11 @@ def call(action: str, function: Callable[..., Any], *args: Any, passing: tuple[i
         raise KubeError(f"{action}: the Kubernetes API answered {error.status} {error.reason}") from None
     except HTTPError as error:
         if _timed_out(error):
-            connect, read = kwargs["_request_timeout"] if isinstance(kwargs["_request_timeout"], tuple) else (
-                kwargs["_request_timeout"], kwargs["_request_timeout"])
-            raise KubeError(f"{action}: the Kubernetes API did not answer (connect timeout {connect:g}s, "
-                            f"read timeout {read:g}s); check the network to the cluster and retry") from None
+            limit = kwargs["_request_timeout"]
+            limits = zip(("connect", "read"), limit if isinstance(limit, tuple) else (limit, limit))
+            within = ", ".join(f"{kind} timeout {seconds:g}s" for kind, seconds in limits if seconds is not None)
+            raise KubeError(f"{action}: the Kubernetes API did not answer ({within}); check the network to the "
+                            "cluster and retry") from None
         raise KubeError(f"{action}: cannot reach the Kubernetes API ({error.__class__.__name__})") from None
 
 
