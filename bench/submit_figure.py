@@ -1,7 +1,7 @@
 """Figure 5: what the submitter adds before spark-submit's JVM starts, against one real submission.
 
 Without the JVM: read the outputs file, load and validate the spec, build the argv and
-write (then delete) the private kubeconfig: everything `python -m jobs submit` does before
+write (then delete) the private kubeconfig and client classpath: everything `python -m jobs submit` does before
 it execs spark-submit, timed over many runs (median, p95). With the JVM: one real
 cluster-mode spark-submit from the pyspark wheel against the loopback Kubernetes API
 recorder (tests/k8s_recorder.py, the same stand-in the tests use). The figure is the p95
@@ -19,7 +19,7 @@ from pathlib import Path
 from bench.figures import Figure
 from jobs import POD_TEMPLATE_DIR, PROJECT_ROOT
 from jobs.command import PodTemplates, cluster_argv, cluster_env
-from jobs.launch import find_spark, private_kubeconfig, run_spark_submit
+from jobs.launch import client_classpath, find_spark, private_kubeconfig, run_spark_submit
 from jobs.outputs import SUBMIT_KEYS, load_outputs
 from jobs.spec import load_spec
 from tests.k8s_recorder import RunningRecorder
@@ -62,8 +62,8 @@ def _ready_to_exec(outputs_file: Path, spark_submit: str) -> tuple[list[str], di
     spec = load_spec(SPEC, sets=[f"app={APP_IN_IMAGE}", "image.tag=bench"])
     templates = PodTemplates(POD_TEMPLATE_DIR / "driver.yaml", POD_TEMPLATE_DIR / "executor.yaml")
     argv = cluster_argv(spark_submit, spec, outputs, app_uri=spec.app, pod_templates=templates, submission_id="bench")
-    with private_kubeconfig(outputs.kubeconfig) as kubeconfig:
-        env = cluster_env(str(Path(spark_submit).parent.parent), str(kubeconfig))
+    with private_kubeconfig(outputs.kubeconfig) as kubeconfig, client_classpath() as classpath:
+        env = cluster_env(str(Path(spark_submit).parent.parent), str(kubeconfig), str(classpath))
     return argv, env
 
 
@@ -81,9 +81,9 @@ def measure(quick: bool = False) -> list[Figure]:
 
         outputs = load_outputs(outputs_file=outputs_file, stack=None, required=SUBMIT_KEYS)
         argv, _ = _ready_to_exec(outputs_file, str(spark.submit))
-        with private_kubeconfig(outputs.kubeconfig) as kubeconfig:
+        with private_kubeconfig(outputs.kubeconfig) as kubeconfig, client_classpath() as classpath:
             started = time.perf_counter()
-            code = run_spark_submit(argv, cluster_env(str(spark.home), str(kubeconfig)))
+            code = run_spark_submit(argv, cluster_env(str(spark.home), str(kubeconfig), str(classpath)))
             jvm_seconds = time.perf_counter() - started
         driver_posted = bool(recorder.sent("POST", "/namespaces/spark/pods"))
 

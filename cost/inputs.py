@@ -4,7 +4,8 @@ A change is one resource with the state it has before and after (either may be a
 and the operation between them. Pure functions over parsed JSON; the CLI does the file
 reading. A preview lists a replacement as up to three steps with one URN
 (create-replacement, replace, delete-replaced): they are folded into one change so the
-resource is counted once.
+resource is counted once. A state the stack only reads (`external`) is never the stack's to
+pay for, whatever the operation.
 """
 
 from __future__ import annotations
@@ -172,6 +173,33 @@ def default_region_of(regions: dict[str, str], fallback: str | None) -> str | No
     return distinct.pop() if len(distinct) == 1 else None
 
 
+# Ops whose new state the engine always marks External (the target of a read), and ops whose
+# old state was a read (pulumi pkg/resource/deploy/step.go NewReadStep/NewReadReplacementStep;
+# sdk/go/common/apitype OpReadDiscard "removing a resource that was read", OpDiscardReplaced
+# "discarding a read resource that was replaced").
+NEW_IS_READ_OPS = frozenset({"read", "read-replacement"})
+OLD_IS_READ_OPS = frozenset({"discard", "discard-replaced"})
+
+
+def external_sides(steps: Iterable[dict[str, Any]]) -> tuple[bool, bool]:
+    """Whether one resource's old and new states are resources the stack only reads.
+
+    `pulumi preview --json` prints a state's `external: true` (apitype.ResourceV3, omitted when
+    false); the Automation API's step events carry no such field, so the op says what it can.
+    A plain `read` may have a managed old state (a resource handed over to a read of the same ID,
+    "relinquish" in pulumi's step_generator.go GenerateReadSteps) or an external one (the usual
+    re-read): without flags in the document it is taken as the usual re-read."""
+    steps = list(steps)
+    ops = {step["op"] for step in steps}
+    states = [(step.get(side) or {}, side) for step in steps for side in ("oldState", "newState")]
+    flagged = any("external" in state for state, _ in states)
+    old = bool(ops & OLD_IS_READ_OPS) or any(state.get("external") is True for state, side in states if side == "oldState")
+    new = bool(ops & NEW_IS_READ_OPS) or any(state.get("external") is True for state, side in states if side == "newState")
+    if "read" in ops and not flagged:
+        old = True
+    return old, new
+
+
 def changes_from_preview(document: Any, source: str = "preview", region: str | None = None) -> list[Change]:
     """Fold the steps of `pulumi preview --json --show-sames` into one change per URN."""
     steps = _checked_steps(document, source)
@@ -192,7 +220,8 @@ def changes_from_preview(document: Any, source: str = "preview", region: str | N
         old_state = _state(olds[0] if olds else None, f"{source}: oldState of {urn}", type_hint, old_regions, old_default)
         new_state = _state(news[-1] if news else None, f"{source}: newState of {urn}", type_hint, new_regions, new_default)
         op = "replace" if any(o in REPLACE_OPS for o in ops) else ops[-1]
-        before, after = _sides(op, old_state, new_state)
+        old_read, new_read = external_sides(urn_steps)
+        before, after = _sides(op, None if old_read else old_state, None if new_read else new_state)
         type_token = (after or before or new_state or old_state or State(type_hint, {})).type
         changes.append(Change(urn=urn, type=type_token, name=name, op=op, before=before, after=after))
     return changes
@@ -204,13 +233,12 @@ def _sides(op: str, old: State | None, new: State | None) -> tuple[State | None,
         return None, new
     if op in ("delete", "discard", "remove-pending-replace"):
         return old, None
-    if op in ("read", "read-replacement"):
-        return None, None  # a resource the stack only reads is not the stack's to pay for
     if op == "import":
         return new, new  # it already exists; adopting it does not change the bill
     if op == "same":
         return old or new, new or old
-    # update, replace, refresh, and any op a newer engine adds: priced as a change, never dropped.
+    # update, replace, refresh, read (whose external sides the caller has already dropped), and
+    # any op a newer engine adds: priced as a change, never dropped.
     return old, new
 
 

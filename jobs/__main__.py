@@ -57,6 +57,7 @@ from jobs.command import (
     DRIVER_LOG_DIR_KEY,
     DRIVER_LOG_ENABLED_KEY,
     EVENT_LOG_KEY,
+    LOCAL_HADOOP_VARIABLES,
     PodTemplates,
     app_upload,
     cluster_argv,
@@ -71,7 +72,6 @@ from jobs.command import (
     local_env,
     local_files,
     shell_command,
-    signed_later,
 )
 from jobs.conf_keys import unknown_conf_lines
 from jobs.image import (
@@ -130,12 +130,12 @@ from jobs.runs import render_table as render_runs_table
 from jobs.ui import HISTORY_UI_PORT, SPARK_UI_PORT, history_endpoint, history_not_ready, pod_ready
 from jobs.launch import (
     LaunchError,
+    client_classpath,
     ensure_folder,
     file_digest,
     find_spark,
     guard_local_output,
     guard_output,
-    presigned_url,
     private_kubeconfig,
     require_cluster_access,
     require_java,
@@ -283,8 +283,7 @@ def _prepare_cluster(args: argparse.Namespace, spec: JobSpec, outputs: StackOutp
     digests = {path: file_digest(Path(path), fields[path]) for path in local_files(spec)}
     bucket = outputs.bucket_name
     upload = app_upload(spec, bucket, digests[spec.app]) if spec.app in digests else None
-    url_of = signed_later(outputs.region) if args.dry_run else lambda item: presigned_url(outputs.region, item)
-    dependency_uris, dependency_files = dependency_uploads(spec, bucket, digests, url_of)
+    dependency_uris, dependency_files = dependency_uploads(spec, bucket, digests)
     uploads = ([upload] if upload else []) + dependency_files
     return Prepared(outputs, spark, templates, upload.s3a_uri if upload else spec.app, dependency_uris, uploads)
 
@@ -314,9 +313,9 @@ def _submit_attempt(prepared: Prepared, spec: JobSpec, records: Records, shown: 
     argv = _attempt_argv(prepared, spec, submission, run, attempt)
     which = f" (attempt {attempt} of {max_attempts})" if max_attempts > 1 else ""
     shown.step(f"spark-submit is starting {spec.name}{which}: a JVM on this machine, then the driver pod")
-    with private_kubeconfig(outputs.kubeconfig) as kubeconfig:
-        code = run_spark_submit(argv, cluster_env(str(prepared.spark.home), str(kubeconfig)),
-                                on_output=shown.echo if shown.shown else None)
+    with private_kubeconfig(outputs.kubeconfig) as kubeconfig, client_classpath() as classpath:
+        code = run_spark_submit(argv, cluster_env(str(prepared.spark.home), str(kubeconfig), str(classpath)),
+                                on_output=shown.echo if shown.shown else None, without=LOCAL_HADOOP_VARIABLES)
     if code != 0:
         records.put(record.updated(state=FAILED, reason=f"spark-submit exit code {code}", cause="submit",
                                    ended_at=_now()))
@@ -351,6 +350,10 @@ def submit_cluster(args: argparse.Namespace, spec: JobSpec, shown: Progress) -> 
     require_java()
     shown.step(f"checking access to cluster {outputs.cluster_name or outputs.api_server_url}")
     require_cluster_access(outputs.kubeconfig)
+    for name in LOCAL_HADOOP_VARIABLES:
+        if os.environ.get(name):
+            _warn(f"{name} is set; spark-submit runs without it (Spark would mount this machine's Hadoop "
+                  "configuration into the driver pod; the job's S3A settings are spark.hadoop.* confs)")
     s3 = s3_client(outputs.region)
     records = Records(s3, outputs.bucket_name)
     bucket = outputs.bucket_name

@@ -18,7 +18,7 @@ import re
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 from jobs.outputs import StackOutputs
 from jobs.sizing import BLOG_POST_CORES, BLOG_POST_CORES_LIMIT, BLOG_POST_MEMORY, ExecutorShape, executor_node, shape_for_node
@@ -68,6 +68,13 @@ NO_PVC_CONF = {
 }
 # spark-submit's flag for each dependency field of the spec.
 DEPENDENCY_FLAGS = {"pyFiles": "--py-files", "jars": "--jars", "files": "--files"}
+# The image's Python (image/Dockerfile: its venv, ENV PYSPARK_PYTHON). Spark on Kubernetes
+# copies PYSPARK_PYTHON and PYSPARK_DRIVER_PYTHON from the SUBMITTING machine's environment into
+# the driver pod unless spark.pyspark.python / spark.pyspark.driver.python are set
+# (DriverCommandFeatureStep.configureForPython reads the conf first, then sys.env), so a
+# laptop's venv path would replace the image's interpreter.
+IMAGE_PYTHON = "/opt/spark-eks-spot/python/bin/python3"
+PYTHON_CONF = {"spark.pyspark.python": IMAGE_PYTHON, "spark.pyspark.driver.python": IMAGE_PYTHON}
 
 # The blog post's settings that no spec field controls (overridable through `conf`).
 BLOG_POST_SUSTAINED_BACKLOG_TIMEOUT = "30"
@@ -79,6 +86,13 @@ REDACTED = "*********(redacted)"
 # Spark's default spark.redaction.regex, applied to what we print.
 _SECRET_KEY = re.compile(r"(?i)secret|password|token|access[.]key")
 KUBECONFIG_PLACEHOLDER = "<private temporary kubeconfig, mode 0600, deleted after the run>"
+CLIENT_CLASSPATH_PLACEHOLDER = "<private temporary directory with spark-submit's client core-site.xml, deleted after the run>"
+# Left out of a cluster spark-submit's environment: the launcher puts both on the client's
+# classpath ahead of SPARK_DIST_CLASSPATH (AbstractCommandBuilder.buildClassPath), so a
+# core-site.xml in them would hide the client's own, and Spark on Kubernetes mounts
+# HADOOP_CONF_DIR into the driver pod (HadoopConfDriverFeatureStep): this machine's Hadoop
+# settings have no business on the cluster, whose S3A settings are spark.hadoop.* confs.
+LOCAL_HADOOP_VARIABLES = ("HADOOP_CONF_DIR", "YARN_CONF_DIR")
 
 
 @dataclass(frozen=True)
@@ -132,11 +146,12 @@ def local_files(spec: JobSpec) -> list[str]:
 
 
 def dependency_uploads(
-    spec: JobSpec, bucket: str, digests: Mapping[str, str], url_of: Callable[[AppUpload], str]
+    spec: JobSpec, bucket: str, digests: Mapping[str, str]
 ) -> tuple[dict[str, list[str]], list[AppUpload]]:
     """Each dependency's URI for spark-submit and the uploads it needs: a local file goes beside
-    the app in the bucket and is handed over as `url_of(upload)` (a presigned https URL; see
-    jobs.launch.presigned_url for why not s3a://); s3a:// and local:// paths pass as they are."""
+    the app in the bucket and is handed over as its s3a:// URI, which the driver pod's S3A reads
+    with the job's own credentials (spark-submit on this machine passes it through with the
+    client classpath of jobs.launch.client_classpath); s3a:// and local:// paths pass as they are."""
     uris: dict[str, list[str]] = {}
     uploads: list[AppUpload] = []
     for field, paths in dependency_paths(spec).items():
@@ -145,15 +160,10 @@ def dependency_uploads(
             if is_local_app(path):
                 upload = upload_of(spec.name, path, bucket, digests[path])
                 uploads.append(upload)
-                uris[field].append(url_of(upload))
+                uris[field].append(upload.s3a_uri)
             else:
                 uris[field].append(path)
     return uris, uploads
-
-
-def signed_later(region: str) -> Callable[[AppUpload], str]:
-    """For --dry-run: what stands where the presigned URL will go (nothing is signed in a dry run)."""
-    return lambda upload: f"https://{upload.bucket}.s3.{region}.amazonaws.com/{upload.key}?<presigned-at-submission>"
 
 
 def dependency_flags(uris: Mapping[str, Sequence[str]]) -> list[str]:
@@ -294,6 +304,8 @@ def cluster_conf(
         f"spark.kubernetes.executor.label.{SUBMISSION_LABEL}": submission_id,
         f"spark.kubernetes.driver.label.{RUN_LABEL}": run_id or submission_id,
         f"spark.kubernetes.driver.label.{ATTEMPT_LABEL}": str(attempt),
+        # The image's Python, not the one this machine's environment names.
+        **PYTHON_CONF,
         # The driver's log kept in the bucket (the submitter also saves the pod's console).
         **driver_log_conf(s3a_uri(bucket, DRIVER_LOG_PREFIX)),
         # `--wait` follows the driver through the Kubernetes client instead.
@@ -334,9 +346,11 @@ def cluster_argv(
     return argv + [app_uri, *app_arguments(spec, outputs.bucket_name)]
 
 
-def cluster_env(spark_home: str, kubeconfig_path: str = KUBECONFIG_PLACEHOLDER) -> dict[str, str]:
-    """Added to the caller's environment: the pyspark wheel's Spark and the private kubeconfig."""
-    return {"SPARK_HOME": spark_home, "KUBECONFIG": kubeconfig_path}
+def cluster_env(spark_home: str, kubeconfig_path: str = KUBECONFIG_PLACEHOLDER,
+                client_classpath: str = CLIENT_CLASSPATH_PLACEHOLDER) -> dict[str, str]:
+    """Added to the caller's environment (less LOCAL_HADOOP_VARIABLES): the pyspark wheel's Spark,
+    the private kubeconfig, and the client JVM's own classpath directory (jobs.launch.client_classpath)."""
+    return {"SPARK_HOME": spark_home, "KUBECONFIG": kubeconfig_path, "SPARK_DIST_CLASSPATH": client_classpath}
 
 
 def local_argv(spark_submit: str, spec: JobSpec, local_cores: int, console_progress: bool = True) -> list[str]:
@@ -379,10 +393,13 @@ def redact_argv(argv: Sequence[str]) -> list[str]:
     return shown
 
 
+_PRIVATE_PATHS = {"KUBECONFIG": KUBECONFIG_PLACEHOLDER, "SPARK_DIST_CLASSPATH": CLIENT_CLASSPATH_PLACEHOLDER}
+
+
 def redact_env(env: Mapping[str, str]) -> dict[str, str]:
-    """The kubeconfig path is a private temporary file: never shown, nor are secret-looking vars."""
+    """Private temporary paths are never shown (they are gone after the run), nor are secret-looking vars."""
     return {
-        name: (KUBECONFIG_PLACEHOLDER if name == "KUBECONFIG" else REDACTED if _SECRET_KEY.search(name) else value)
+        name: _PRIVATE_PATHS.get(name) or (REDACTED if _SECRET_KEY.search(name) else value)
         for name, value in env.items()
     }
 

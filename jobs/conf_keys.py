@@ -17,9 +17,12 @@ from jobs.shown import plain
 from jobs.spec import FIELD_OWNED_CONF
 
 KEYS_FILE = Path(__file__).resolve().parent / "spark_conf_keys.txt"
-# Keys Spark reads straight from SparkConf rather than through a ConfigEntry
-# (SparkContext: spark.app.name, spark.master; SparkSubmit: spark.submit.pyFiles).
-DIRECT_KEYS = ("spark.app.name", "spark.master", "spark.app.id", "spark.submit.pyFiles", "spark.driver.host")
+# Keys Spark reads straight from SparkConf or the system properties rather than through a
+# ConfigEntry or a config object's constant (SparkContext: spark.app.name, spark.master;
+# SparkSubmit: spark.submit.pyFiles; ui/UIUtils.uiRoot and SparkContext: spark.ui.proxyBase, a
+# literal in code, so the generator cannot find it).
+DIRECT_KEYS = ("spark.app.name", "spark.master", "spark.app.id", "spark.submit.pyFiles", "spark.driver.host",
+               "spark.ui.proxyBase")
 
 
 @lru_cache(maxsize=1)

@@ -10,7 +10,12 @@ itself in `ConfigEntry.knownConfigs` as it is built; the file lists those keys, 
 alternatives, and the keys SparkConf accepts as deprecated. It also lists the key prefixes
 Spark reads as families (`spark.hadoop.`, `spark.kubernetes.driver.label.`, …): the String
 constants of those objects that start with `spark.` and end with `.`, plus a few that Spark
-matches by prefix in code (listed below with where).
+matches by prefix in code (listed below with where). A `*_PREFIX` constant without the trailing
+dot is joined with "." to each `*_SUFFIX` constant of the same object, as Spark builds those keys
+(deploy/k8s Config: `spark.kubernetes.authenticate.driver` + `oauthTokenFile`, read by
+SparkKubernetesClientFactory). One in an object without suffixes (`spark.driver`, `spark.task`,
+…) is a building block of keys listed elsewhere, not a family: taken as one, it would let every
+misspelt `spark.driver.*` key through.
 """
 
 from __future__ import annotations
@@ -64,12 +69,15 @@ def generate() -> tuple[list[str], list[str]]:
         jvm = gateway.jvm
         loader = jvm.java.lang.Thread.currentThread().getContextClassLoader()
         prefixes: set[str] = set(CODE_PREFIXES)
+        keys: set[str] = set()
         for name in _config_objects(jars):
             try:
                 cls = jvm.java.lang.Class.forName(name, True, loader)
                 instance = cls.getField("MODULE$").get(None)
             except Exception:  # noqa: BLE001 - an object that cannot load outside its runtime
                 continue
+            bare_prefixes: list[str] = []
+            suffixes: list[str] = []
             for field in cls.getDeclaredFields():
                 if field.getType().getName() == "java.lang.String":
                     try:
@@ -77,13 +85,19 @@ def generate() -> tuple[list[str], list[str]]:
                         value = field.get(instance)
                     except Exception:  # noqa: BLE001
                         continue
-                    if isinstance(value, str) and value.startswith("spark.") and value.endswith("."):
+                    if not isinstance(value, str):
+                        continue
+                    if value.startswith("spark.") and value.endswith("."):
                         prefixes.add(value)
+                    elif value.startswith("spark.") and field.getName().endswith("_PREFIX"):
+                        bare_prefixes.append(value)
+                    elif field.getName().endswith("_SUFFIX") and "." not in value:
+                        suffixes.append(value)
+            keys.update(f"{prefix}.{suffix}" for prefix in bare_prefixes for suffix in suffixes)
         holder = jvm.java.lang.Class.forName("org.apache.spark.internal.config.ConfigEntry$", True, loader)
         registry = holder.getDeclaredField("knownConfigs")
         registry.setAccessible(True)
         entries = registry.get(holder.getField("MODULE$").get(None))
-        keys: set[str] = set()
         for key in entries.keySet().toArray():
             keys.add(str(key))
             entry = entries.get(key)

@@ -10,6 +10,7 @@ on the client.
 
 from __future__ import annotations
 
+import codecs
 import sys
 import time
 from dataclasses import dataclass, replace
@@ -47,6 +48,13 @@ CAUSE_DELETED = "deleted"
 RETRYABLE_CAUSES = (CAUSE_EVICTED, CAUSE_NODE_LOST)
 
 
+# (connect, read) seconds for each API call: kubernetes-client 36.x sets no timeout of its own, so
+# a connection the server (or a proxy) stops answering would block `--wait`, and its --timeout,
+# for ever. urllib3 retries a timed-out GET up to 3 times (Retry.DEFAULT), so one poll gives up
+# after at most 4 reads. A followed log stream may be quiet for long: it bounds only the connect.
+REQUEST_TIMEOUT: tuple[float, float] = (10.0, 30.0)
+
+
 class KubeError(RuntimeError):
     """A Kubernetes call that failed; one line, with the exit code for the CLI."""
 
@@ -72,16 +80,34 @@ def core_api(kubeconfig: Mapping[str, Any]) -> Any:
     return client.CoreV1Api(api_client)
 
 
-def call(action: str, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    """A client call whose API or network failure becomes one KubeError line."""
+def _timed_out(error: Exception) -> bool:
+    from urllib3.exceptions import MaxRetryError, TimeoutError as Urllib3Timeout
+
+    return isinstance(error, Urllib3Timeout) or (
+        isinstance(error, MaxRetryError) and isinstance(error.reason, Urllib3Timeout)
+    )
+
+
+def call(action: str, function: Callable[..., Any], *args: Any, passing: tuple[int, ...] = (), **kwargs: Any) -> Any:
+    """A client call, bounded by REQUEST_TIMEOUT unless the caller gives its own, whose API or
+    network failure becomes one KubeError line; None when the API answers a status in `passing`."""
     from kubernetes.client.exceptions import ApiException
     from urllib3.exceptions import HTTPError
 
+    kwargs.setdefault("_request_timeout", REQUEST_TIMEOUT)
     try:
         return function(*args, **kwargs)
     except ApiException as error:
+        if error.status in passing:
+            return None
         raise KubeError(f"{action}: the Kubernetes API answered {error.status} {error.reason}") from None
     except HTTPError as error:
+        if _timed_out(error):
+            limit = kwargs["_request_timeout"]
+            limits = zip(("connect", "read"), limit if isinstance(limit, tuple) else (limit, limit))
+            within = ", ".join(f"{kind} timeout {seconds:g}s" for kind, seconds in limits if seconds is not None)
+            raise KubeError(f"{action}: the Kubernetes API did not answer ({within}); check the network to the "
+                            "cluster and retry") from None
         raise KubeError(f"{action}: cannot reach the Kubernetes API ({error.__class__.__name__})") from None
 
 
@@ -276,16 +302,10 @@ def pod_state(pod: Mapping[str, Any], events: Sequence[Mapping[str, Any]] = ()) 
 def pod_events(core: Any, namespace: str, pod: str) -> list[dict[str, Any]]:
     """The events about one pod, as API JSON; none when this identity may not read events (the
     pod's own conditions and container states still explain most waits)."""
-    from kubernetes.client.exceptions import ApiException
-
-    try:
-        listing = core.list_namespaced_event(
-            namespace, field_selector=f"involvedObject.kind=Pod,involvedObject.name={pod}"
-        )
-    except ApiException as error:
-        if error.status in (403, 404):
-            return []
-        raise KubeError(f"events of {pod}: the Kubernetes API answered {error.status} {error.reason}") from None
+    listing = call(f"events of {pod}", core.list_namespaced_event, namespace, passing=(403, 404),
+                   field_selector=f"involvedObject.kind=Pod,involvedObject.name={pod}")
+    if listing is None:
+        return []
     return [core.api_client.sanitize_for_serialization(event) for event in listing.items]
 
 
@@ -431,15 +451,19 @@ def kill(core: Any, namespace: str, job: str, drivers: Sequence[DriverStatus] | 
 
 def write_pod_log(core: Any, namespace: str, pod: str, container: str, follow: bool, out: TextIO) -> None:
     """A pod's log; with `follow`, streamed until the container ends."""
-    # Raw bytes, decoded here: the client (36.x) turns a preloaded log into "b'...'" text.
+    # Raw bytes, decoded here: the client (36.x) turns a preloaded log into "b'...'" text. The
+    # decoder keeps a character whose UTF-8 bytes straddle two chunks whole.
     response = call(
         f"logs of {pod}", core.read_namespaced_pod_log, pod, namespace, container=container, follow=follow,
-        _preload_content=False,
+        _preload_content=False, _request_timeout=(REQUEST_TIMEOUT[0], None) if follow else REQUEST_TIMEOUT,
     )
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
     try:
         for chunk in response.stream(amt=4096, decode_content=True):
-            out.write(chunk.decode("utf-8", errors="replace"))
+            out.write(decoder.decode(chunk))
             out.flush()
+        out.write(decoder.decode(b"", final=True))
+        out.flush()
     finally:
         response.release_conn()
 
@@ -487,9 +511,10 @@ def follow_submission(
     progress line.
 
     A Pending driver's line says why it waits (waiting_reason); an image that cannot be pulled
-    ends the follow at once, and `timeout` (seconds) bounds the whole wait. A driver that
-    vanishes (deleted, or garbage-collected with its node) ends as FAILED with the reason last
-    seen on it (a DisruptionTarget condition, for a lost node), else cause `deleted`."""
+    ends the follow at once, and `timeout` (seconds) bounds the whole wait (each call is bounded by
+    REQUEST_TIMEOUT). A driver that vanishes ends as FAILED with the reason last seen on it (a
+    DisruptionTarget condition, for a lost node), else as `vanished_reason` finds it: node lost when
+    the node it ran on is gone, else cause `deleted`."""
     started = clock()
     last_line = ""
     last: DriverStatus | None = None
@@ -497,9 +522,8 @@ def follow_submission(
         drivers = list_pods(core, namespace, label_selector("driver", job=job, submission=submission), "follow driver")
         if not drivers:
             if last is not None:
-                reason = last.reason if last.reason is not None and last.reason.cause else WaitReason(
-                    "deleted while running", f"last seen: {_without_age(last_line)}", True, CAUSE_DELETED
-                )
+                reason = last.reason if last.reason is not None and last.reason.cause else vanished_reason(
+                    core, last, _without_age(last_line))
                 reason = replace(reason, fatal=True)
                 gone = replace(last, state=FAILED, reason=reason, detail=f"driver pod gone: {reason.text()}")
                 out.write(f"{job}: {last.pod} is gone ({reason.text()})\n")
@@ -537,6 +561,32 @@ def follow_submission(
                 f"`python -m jobs status {job}` follows up, `python -m jobs kill {job}` stops it"
             )
         sleep(interval)
+
+
+def node_exists(core: Any, node: str) -> bool | None:
+    """Whether the API still has `node`: False on 404, None when this identity may not read nodes
+    (they are cluster-scoped: the stack's admin access entry may, a namespaced Role may not)."""
+    try:
+        found = call(f"read node {node}", core.read_node, node, passing=(404,))
+    except KubeError:
+        return None  # 403 for an identity without cluster-wide reads, or no answer: cannot tell
+    return found is not None
+
+
+def vanished_reason(core: Any, last: DriverStatus, last_seen: str) -> WaitReason:
+    """Why a driver pod went without a word on it. The pod garbage collector force-deletes the pods
+    of a node the API no longer has, adding DisruptionTarget DeletionByPodGC in the same call
+    (kubernetes pkg/controller/podgc/gc_controller.go: gcOrphaned, once checkIfNodeExists gets
+    NotFound, then markFailedAndDeletePodWithCondition), so a poller sees Running, then nothing.
+    The node the driver was bound to (spec.nodeName) answers: gone (404) is a lost node, which a
+    retry can fix; still there, or unreadable, it was deleted (`kubectl delete`, `jobs kill`)."""
+    node = str(((last.manifest or {}).get("spec") or {}).get("nodeName") or "")
+    exists = node_exists(core, node) if node else True
+    if exists is False:
+        return WaitReason("node gone", f"node {node}, where it ran, no longer exists (the pod garbage collector "
+                                       "deletes the pods of a node that is gone)", True, CAUSE_NODE_LOST)
+    unknown = f"; node {node} could not be read" if exists is None else ""
+    return WaitReason("deleted while running", f"last seen: {last_seen}{unknown}", True, CAUSE_DELETED)
 
 
 def _without_age(line: str) -> str:

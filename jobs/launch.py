@@ -159,32 +159,6 @@ def ensure_folder(s3: Any, uri: str) -> str:
     return prefix
 
 
-# How long a dependency's presigned URL stays valid: the driver fetches it once, at start-up,
-# so this bounds how long the driver pod may wait for a node (SigV4 allows up to 7 days; a
-# URL signed with temporary credentials dies with them).
-PRESIGNED_SECONDS = 12 * 3600
-
-
-def presigned_url(region: str, upload: AppUpload, seconds: int = PRESIGNED_SECONDS) -> str:
-    """A presigned https GET URL of an uploaded dependency, for spark-submit's --py-files/--jars/--files.
-
-    spark-submit resolves every --py-files, --jars and --files entry with Hadoop's FileSystem on
-    the submitting machine, except local:, http:, https: and ftp: URIs
-    (core/.../util/DependencyUtils.scala resolveGlobPath), and the pyspark wheel has no S3A
-    connector, so an s3a:// dependency fails there with ClassNotFoundException S3AFileSystem.
-    The driver, which runs spark-submit in client mode inside its pod, downloads an https
-    dependency once into its working directory and serves it to the executors itself. The URL
-    carries a signature, never the secret key."""
-    import boto3
-    from botocore.config import Config
-
-    client = boto3.session.Session(region_name=region).client("s3", config=Config(signature_version="s3v4"))
-    return s3_call(
-        f"presign {upload.s3_uri}", client.generate_presigned_url, ClientMethod="get_object",
-        Params={"Bucket": upload.bucket, "Key": upload.key}, ExpiresIn=seconds,
-    )
-
-
 def upload_app(s3: Any, upload: AppUpload) -> bool:
     """Put the app at its content-addressed key unless that object is already there."""
     from botocore.exceptions import ClientError
@@ -277,30 +251,76 @@ def require_cluster_access(kubeconfig: Mapping[str, Any]) -> None:
 
 
 @contextmanager
-def private_kubeconfig(kubeconfig: Mapping[str, Any]) -> Iterator[Path]:
-    """The kubeconfig in a file only this user can read, removed however the block ends."""
-    directory = Path(tempfile.mkdtemp(prefix="spark-eks-spot-"))  # mode 0700
-    path = directory / "kubeconfig"
+def _private_directory() -> Iterator[Path]:
+    """A temporary directory only this user can enter (mkdtemp: mode 0700), removed however the
+    block ends."""
+    directory = Path(tempfile.mkdtemp(prefix="spark-eks-spot-"))
     try:
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-            json.dump(kubeconfig, handle)  # JSON is YAML: every kubeconfig reader takes it
-        yield path
+        yield directory
     finally:
         shutil.rmtree(directory, ignore_errors=True)
 
 
+@contextmanager
+def private_kubeconfig(kubeconfig: Mapping[str, Any]) -> Iterator[Path]:
+    """The kubeconfig in a file only this user can read, removed however the block ends."""
+    with _private_directory() as directory:
+        path = directory / "kubeconfig"
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            json.dump(kubeconfig, handle)  # JSON is YAML: every kubeconfig reader takes it
+        yield path
+
+
+# The Hadoop configuration of spark-submit's own JVM on this machine, never of the cluster's.
+# spark-submit resolves every --py-files, --jars and --files entry through Hadoop's FileSystem
+# here (SparkSubmit.prepareSubmitEnvironment → DependencyUtils.resolveGlobPaths; only local:,
+# http:, https: and ftp: are skipped), and the pyspark wheel has no S3A connector, so an s3a://
+# dependency fails with ClassNotFoundException S3AFileSystem. Mapped to Hadoop's HTTPS
+# FileSystem, which the wheel's hadoop-client-api has and whose getFileStatus builds a status
+# from the path alone (a file, no I/O), the glob returns each s3a:// URI as it was given. The
+# driver pod's own spark-submit, with the image's hadoop-aws, reads them through S3A.
+CLIENT_S3A_FILESYSTEM = "org.apache.hadoop.fs.http.HttpsFileSystem"
+CLIENT_CORE_SITE = f"""<?xml version="1.0" encoding="UTF-8"?>
+<!-- spark-submit's client JVM only: s3a:// dependency URIs pass its glob without S3A. -->
+<configuration>
+  <property>
+    <name>fs.s3a.impl</name>
+    <value>{CLIENT_S3A_FILESYSTEM}</value>
+  </property>
+</configuration>
+"""
+
+
+@contextmanager
+def client_classpath() -> Iterator[Path]:
+    """A private directory holding CLIENT_CORE_SITE as core-site.xml, for SPARK_DIST_CLASSPATH.
+
+    The launcher puts SPARK_DIST_CLASSPATH on the classpath of spark-submit's JVM only
+    (launcher AbstractCommandBuilder.buildClassPath); unlike HADOOP_CONF_DIR, which Spark on
+    Kubernetes mounts into the driver pod (HadoopConfDriverFeatureStep), nothing ships it to
+    the cluster. Removed however the block ends."""
+    with _private_directory() as directory:
+        (directory / "core-site.xml").write_text(CLIENT_CORE_SITE, encoding="utf-8")
+        yield directory
+
+
 def run_spark_submit(
-    argv: Sequence[str], env: Mapping[str, str], on_output: Callable[[str], None] | None = None
+    argv: Sequence[str],
+    env: Mapping[str, str],
+    on_output: Callable[[str], None] | None = None,
+    without: Sequence[str] = (),
 ) -> int:
-    """Run spark-submit with our variables added to the caller's environment; its exit code.
+    """Run spark-submit with our variables added to the caller's environment, less the variables
+    named in `without`; its exit code.
 
     With `on_output`, its stdout and stderr are read line by line and handed over (to print
     them above a progress line); otherwise they go straight to ours."""
+    merged = {**{name: value for name, value in os.environ.items() if name not in without}, **env}
     try:
         if on_output is None:
-            return subprocess.run(list(argv), env={**os.environ, **env}, check=False).returncode
-        with subprocess.Popen(list(argv), env={**os.environ, **env}, stdout=subprocess.PIPE,
+            return subprocess.run(list(argv), env=merged, check=False).returncode
+        with subprocess.Popen(list(argv), env=merged, stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT, text=True, errors="replace") as process:
             assert process.stdout is not None
             for line in process.stdout:

@@ -3,7 +3,8 @@
 A retry is a new submission of the same job: a new driver pod with the same run id and the
 next attempt number (jobs.command RUN_LABEL, ATTEMPT_LABEL). Only failures a new pod can fix
 are retried: the driver's node was lost or the driver was evicted (jobs.kube RETRYABLE_CAUSES,
-read from the pod's DisruptionTarget condition or status reason). An OOMKilled driver is retried
+read from the pod's DisruptionTarget condition or status reason, or, for a driver that vanished
+with nothing on it, from its node being gone: jobs.kube.vanished_reason). An OOMKilled driver is retried
 only with `--retry-on-oom FACTOR`, which raises the driver's memory by FACTOR:
 `spark.driver.memory`, and `spark.driver.memoryOverhead` too when the job sets it, because
 Spark uses an explicit overhead as it is instead of a share of the heap

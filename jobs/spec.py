@@ -49,6 +49,11 @@ _MIB = {"k": 1 / 1024, "m": 1, "g": 1024, "t": 1024 * 1024}
 INPUT_PLACEHOLDERS = ("bucket",)
 ARG_PLACEHOLDERS = ("input", "output", "bucket")
 APP_SCHEMES = ("s3a", "local")
+# What a cluster run's app and dependencies may not hold: spark-submit parses each as a URI
+# (Utils.resolveURI: java.net.URI, RFC 2396), and a blank or any of these makes it read the path
+# as a local file (`Please specify spark.kubernetes.file.upload.path`) or fail; a '%' escape is
+# decoded on the way (DependencyUtils.splitOnFragment), so it would name another S3 key.
+NOT_IN_URIS = frozenset('"%<>[\\]^`{|}')
 
 # Spark settings a spec field owns: setting them under `conf` would silently fight the field.
 FIELD_OWNED_CONF = {
@@ -557,6 +562,14 @@ def _location_problem(field: str, path: str, local: bool, in_list: bool = False)
         marks, meanings = ("'#', '?' or ','", "URI fragment, query or list separator") if in_list else (
             "'#' or '?'", "URI fragment or query")
         return f"{field}: {shown(path)} has {marks}, which spark-submit reads as a {meanings}; rename the file"
+    if not local:
+        # A local file travels under its own name (apps/<job>/<hash>/<name>); a URI as written.
+        named = Path(path).name if scheme is None else path
+        odd = next((character for character in named if character.isspace() or character in NOT_IN_URIS), None)
+        if odd is not None:
+            part = "file name" if scheme is None else "path"
+            return (f"{field}: {shown(path)} has {shown(odd)} in its {part}, which spark-submit cannot pass on in a "
+                    "URI; rename it (letters, digits, '.', '_', '-', '+' and '=' are safe)")
     if scheme == "s3a":
         return _s3a_problem(field, path)
     return None

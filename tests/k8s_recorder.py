@@ -243,11 +243,14 @@ def _handler(recorder: K8sRecorder) -> type[BaseHTTPRequestHandler]:
                 payload, reply_type = reply.encode("utf-8"), "text/plain"
             else:
                 payload, reply_type = json.dumps(reply).encode("utf-8"), "application/json"
-            self.send_response(code)
-            self.send_header("Content-Type", reply_type)
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
+            try:
+                self.send_response(code)
+                self.send_header("Content-Type", reply_type)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+            except (BrokenPipeError, ConnectionResetError):  # the client gave up waiting: nothing to answer
+                self.close_connection = True
 
         def _serve(self) -> None:
             raw = self._read_body()
@@ -338,6 +341,10 @@ class FakeNamespace:
     posted: int = 0
     deleted: list[tuple[str, str]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # The cluster's nodes (GET /api/v1/nodes/NAME answers 200 for these, 404 for any other), and a
+    # hook that sees each pod list as it is answered (to make something happen between polls).
+    nodes: set[str] = field(default_factory=set)
+    after_pod_list: Callable[[FakeNamespace, list[dict[str, Any]]], None] | None = None
 
     def path(self, plural: str) -> str:
         group = "/apis/networking.k8s.io/v1" if plural == "networkpolicies" else "/api/v1"
@@ -376,7 +383,23 @@ class FakeNamespace:
                     self._delete(other_plural, other["metadata"]["name"])
         return gone
 
+    def delete(self, plural: str, name: str) -> dict[str, Any] | None:
+        """Delete an object as a client would (with what it owns); what was deleted, if anything."""
+        return self._delete(plural, name)
+
+    def lose_node(self, node: str) -> list[str]:
+        """A node that goes away: the API forgets it and the pod garbage collector force-deletes its
+        pods in one call each, leaving nothing behind (kubernetes pkg/controller/podgc/gc_controller.go
+        gcOrphaned → markFailedAndDeletePodWithCondition: the DeletionByPodGC condition, then a delete
+        with grace period 0); the names of the pods it took."""
+        self.nodes.discard(node)
+        gone = [pod["metadata"]["name"] for pod in self.pods() if (pod.get("spec") or {}).get("nodeName") == node]
+        for name in gone:
+            self._delete("pods", name)
+        return gone
+
     def install(self, recorder: K8sRecorder) -> FakeNamespace:
+        recorder.route_prefix("GET", "/api/v1/nodes/", self._node)
         for plural, kind in _LIST_KINDS.items():
             recorder.route("GET", self.path(plural), self._lister(plural, kind))
             recorder.route_prefix("DELETE", self.path(plural) + "/", self._deleter(plural))
@@ -387,12 +410,20 @@ class FakeNamespace:
             "kind": "EventList", "apiVersion": "v1", "metadata": {"resourceVersion": "1"}, "items": []}))
         return self
 
+    def _node(self, request: RecordedRequest) -> Reply:
+        name = request.path.removeprefix("/api/v1/nodes/")
+        if name not in self.nodes:
+            return 404, _status(404, "NotFound", f'nodes "{name}" not found')
+        return 200, {"kind": "Node", "apiVersion": "v1", "metadata": {"name": name, "uid": str(uuid.uuid4())}}
+
     def _lister(self, plural: str, kind: str) -> Route:
         def answer(request: RecordedRequest) -> Reply:
             selector = request.query.get("labelSelector", [""])[0]
             with self.lock:
                 items = [copy.deepcopy(i) for i in self.objects[plural].values()
                          if matches_selector(i["metadata"].get("labels", {}), selector)]
+            if plural == "pods" and self.after_pod_list is not None:
+                self.after_pod_list(self, items)
             return 200, {"kind": f"{kind}List", "apiVersion": "v1", "metadata": {"resourceVersion": "1"}, "items": items}
         return answer
 

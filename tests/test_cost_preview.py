@@ -7,10 +7,12 @@ pins those prices so a changed snapshot shows up as one clear failure.
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from cost.pricing import MissingRegion
-from tests.cost_helpers import H, by_name, report_of, snapshot
+from tests.cost_helpers import PROVIDER_URN, H, by_name, provider_step, report_of, report_of_document, snapshot, state, step, urn
 
 
 def test_the_prices_used_here_are_the_snapshots() -> None:
@@ -185,3 +187,60 @@ def test_spot_summary_sums_the_spot_groups() -> None:
     assert summary["groups"] == 1
     assert summary["savingMonthly"] == pytest.approx(10 * H * (od_mean - spot_mean), abs=0.02)  # 920.38
     assert summary["savingMonthlyAtMax"] == pytest.approx(50 * H * (od_mean - spot_mean), abs=0.05)  # 4601.92
+
+
+NAT = "aws:ec2/natGateway:NatGateway"
+
+
+def _nat(**extra: Any) -> dict[str, Any]:
+    return state(NAT, {"subnetId": "subnet-0a1b2c3d"}, provider=f"{PROVIDER_URN}::prov-id", **extra)
+
+
+def test_a_resource_the_stack_only_reads_is_never_its_to_pay_for() -> None:
+    """pulumi's step ops (sdk/go/common/apitype/core.go OpType; steps built in
+    pkg/resource/deploy/step.go, step_generator.go GenerateReadSteps): a read's new state is always
+    External; `read` of a managed old state with the same ID hands it over ("relinquish"), so the
+    stack stops paying; `discard` removes a resource that was read (no saving: it never paid);
+    `read-replacement` + `delete-replaced` turn a managed resource into a read (its cost goes);
+    `discard-replaced` drops a read replaced by a managed resource (its cost comes). The preview
+    marks external states `external: true` (apitype.ResourceV3, pkg/display/json.go). Hand sums:
+    before = relinquished + read-replaced NAT gateways, after = the one replacing a read."""
+    nat = 0.045 * H
+    relinquished, reread, discarded, to_read, from_read = (urn(NAT, name) for name in (
+        "relinquished", "reread", "discarded", "to-read", "from-read"))
+    document = {"steps": [
+        provider_step(),
+        step("read", relinquished, _nat(), _nat(external=True)),
+        step("read", reread, _nat(external=True), _nat(external=True)),
+        step("discard", discarded, _nat(external=True)),
+        step("read-replacement", to_read, _nat(), _nat(external=True)),
+        step("replace", to_read, _nat(), _nat(external=True)),
+        step("delete-replaced", to_read, _nat()),
+        step("create-replacement", from_read, _nat(external=True), _nat()),
+        step("replace", from_read, _nat(external=True), _nat()),
+        step("discard-replaced", from_read, _nat(external=True)),
+    ]}
+    report = report_of_document(document)
+    sides = {r.name: (r.monthly_before, r.monthly_after) for r in report.resources if r.type == NAT}
+    assert sides == {"relinquished": (pytest.approx(nat), 0.0), "reread": (0.0, 0.0), "discarded": (0.0, 0.0),
+                     "to-read": (pytest.approx(nat), 0.0), "from-read": (0.0, pytest.approx(nat))}
+    assert report.total_before == pytest.approx(2 * nat)
+    assert report.total_after == pytest.approx(nat)
+    assert by_name(report, "discarded").category == "external"
+
+
+def test_without_external_flags_the_op_says_which_side_was_read() -> None:
+    """The Automation API's step events carry no `external` field (pulumi sdk/python
+    automation/events.py StepEventStateMetadata): a read, a discard and a discard-replaced are
+    still not priced on their read side, and a plain re-read of a `.get()` resource is no saving."""
+    nat = 0.045 * H
+    document = {"steps": [
+        provider_step(),
+        step("read", urn(NAT, "reread"), _nat(), _nat()),
+        step("discard", urn(NAT, "discarded"), _nat()),
+        step("create-replacement", urn(NAT, "from-read"), _nat(), _nat()),
+        step("replace", urn(NAT, "from-read"), _nat(), _nat()),
+        step("discard-replaced", urn(NAT, "from-read"), _nat()),
+    ]}
+    report = report_of_document(document)
+    assert (report.total_before, report.total_after) == (0.0, pytest.approx(nat))

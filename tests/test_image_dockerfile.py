@@ -11,6 +11,8 @@ from pathlib import Path
 import pyspark
 from packaging.requirements import Requirement
 
+from jobs.command import IMAGE_PYTHON
+
 ROOT = Path(__file__).resolve().parent.parent
 DOCKERFILE = ROOT / "image" / "Dockerfile"
 HADOLINT = Path(sys.executable).parent / "hadolint"
@@ -74,7 +76,7 @@ def test_python_is_one_pyspark_accepts() -> None:
     assert "python3.11 -m venv /opt/spark-eks-spot/python" in install
     [env] = [value for keyword, value in instructions if keyword == "ENV"]
     assert "PATH=/opt/spark-eks-spot/python/bin:${PATH}" in env
-    assert "PYSPARK_PYTHON=/opt/spark-eks-spot/python/bin/python3" in env
+    assert f"PYSPARK_PYTHON={IMAGE_PYTHON}" in env  # the interpreter cluster submissions name (jobs.command)
 
 
 def test_pandas_and_pyarrow_meet_pysparks_minimums() -> None:

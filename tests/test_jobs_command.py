@@ -101,6 +101,9 @@ SUBMITTER_ADDITIONS = [
     "spark.kubernetes.executor.label.spark-eks-spot/submission=<submission>",
     "spark.kubernetes.driver.label.spark-eks-spot/run=<submission>",
     "spark.kubernetes.driver.label.spark-eks-spot/attempt=1",
+    # The image's Python, whatever PYSPARK_PYTHON the submitting machine has (test_jobs_more_files).
+    "spark.pyspark.python=/opt/spark-eks-spot/python/bin/python3",
+    "spark.pyspark.driver.python=/opt/spark-eks-spot/python/bin/python3",
     "spark.driver.log.persistToDfs.enabled=true",
     "spark.driver.log.dfsDir=s3a://<bucket>/spark-events/driver-logs/",
     "spark.kubernetes.submission.waitAppCompletion=false",
@@ -181,6 +184,7 @@ def test_cli_dry_run_json_is_the_golden_command(capsys: pytest.CaptureFixture[st
     assert argv[0].endswith("pyspark/bin/spark-submit") and Path(argv[0]).is_file()
     assert argv[1:] == expected[1:]
     assert document["env"]["KUBECONFIG"].startswith("<private temporary kubeconfig")
+    assert document["env"]["SPARK_DIST_CLASSPATH"].startswith("<private temporary directory")
     assert Path(document["env"]["SPARK_HOME"]) == Path(argv[0]).parent.parent
     assert document["uploads"] == [
         {"source": "jobs/apps/wordcount.py", "target": f"s3://{OUTPUTS.bucket_name}/apps/wordcount/{digest}/wordcount.py"}
@@ -200,7 +204,8 @@ def test_cli_dry_run_prints_a_pasteable_command(capsys: pytest.CaptureFixture[st
     assert shape_note.startswith("# executor shape: 1 executor per m5.xlarge node (3795m CPU, 14162 MiB allocatable")
     words = shlex.split(command)
     assert words[0].startswith("SPARK_HOME=") and words[1].startswith("KUBECONFIG=<private temporary kubeconfig")
-    assert words[2].endswith("spark-submit") and "--deploy-mode" in words
+    assert words[2].startswith("SPARK_DIST_CLASSPATH=<private temporary directory")
+    assert words[3].endswith("spark-submit") and "--deploy-mode" in words
     assert "kubeconfig-secret-token" not in out
     assert upload_note.startswith("# uploads jobs/apps/wordcount.py to s3://spark-dev-data/apps/wordcount/")
 

@@ -6,8 +6,8 @@ client mode on this machine with `k8s://` pointing at the loopback Kubernetes AP
 (tests/k8s_recorder.py, which also holds fabric8's websocket watches open), and the conf is
 `jobs.command.cluster_conf` for the example job, changed only where a local driver must differ
 (deploy mode, no S3 for event logs and fallback blocks, a driver pod name so it runs the
-cluster-mode code paths, and the memory overhead factor a cluster-mode driver hands its
-executors). The driver then POSTs the executor pod, which the tests read.
+cluster-mode code paths, the memory overhead factor a cluster-mode driver hands its
+executors, and this machine's Python instead of the image's). The driver then POSTs the executor pod, which the tests read.
 """
 
 from __future__ import annotations
@@ -80,6 +80,9 @@ def driver_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DriverRun]:
         "spark.kubernetes.memoryOverheadFactor": str(NON_JVM_OVERHEAD_FACTOR),
         "spark.kubernetes.resource.type": "python",
         "spark.scheduler.maxRegisteredResourcesWaitingTime": "1s",
+        # The image's interpreter (jobs.command.IMAGE_PYTHON) is not on this machine.
+        "spark.pyspark.python": sys.executable,
+        "spark.pyspark.driver.python": sys.executable,
     }
     run_conf = {k: v for k, v in conf.items() if not k.startswith("spark.storage.decommission.fallbackStorage.")}
     run_conf.update(local_driver)

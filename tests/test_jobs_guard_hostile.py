@@ -419,9 +419,18 @@ def test_traversal_in_a_local_app_stays_out_of_the_upload_key() -> None:
 
 
 def test_unicode_app_file_name_is_uploaded_as_named() -> None:
-    spec = spec_of(with_(app="jobs/apps/wörd count.py"))
+    """Letters beyond ASCII pass through java.net.URI as they are (RFC 2396 "other" characters); a
+    blank does not: spark-submit then reads the s3a:// app as a local file and stops with `Please
+    specify spark.kubernetes.file.upload.path` (KubernetesUtils.uploadFileUri; tried with the real
+    spark-submit), so a cluster run refuses it and a --local run, which uses the file in place, keeps it."""
+    spec = spec_of(with_(app="jobs/apps/wörd_count.py"))
     upload = app_upload(spec, "spark-dev-data", "0123456789abcdef")
-    assert upload is not None and upload.key == "apps/wordcount/0123456789abcdef/wörd count.py"
+    assert upload is not None and upload.key == "apps/wordcount/0123456789abcdef/wörd_count.py"
+    assert problems_of(with_(app="jobs/apps/wörd count.py"))[0].endswith(
+        "app: 'jobs/apps/wörd count.py' has ' ' in its file name, which spark-submit cannot pass on in a URI; "
+        "rename it (letters, digits, '.', '_', '-', '+' and '=' are safe)")
+    local_run = with_(app="jobs/apps/wörd count.py", local={"input": "in.tsv", "output": "out"})
+    assert spec_of(local_run, local=True).app == "jobs/apps/wörd count.py"
 
 
 def test_app_inside_the_image_is_passed_as_written() -> None:

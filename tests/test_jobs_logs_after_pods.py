@@ -8,14 +8,15 @@ The Kubernetes side is the loopback recorder's FakeNamespace (a deleted pod is g
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pytest
 
 from jobs.__main__ import main
-from jobs.kube import COMPLETED
+from jobs.kube import COMPLETED, DRIVER_CONTAINER, core_api, write_pod_log
 from jobs.records import Records, SubmissionRecord, pod_log_key, spark_driver_log_key
-from tests.conftest import TEST_REGION, kube_outputs, s3
+from tests.conftest import TEST_REGION, kube_outputs, kubeconfig_for, s3
 from tests.k8s_recorder import FakeNamespace, K8sRecorder, spark_pod, succeeded
 
 CONSOLE = "26/01/01 00:01:00 INFO SparkContext: Running Spark version 4.3.0\n1234 words, 56 distinct; top 10:\n"
@@ -105,3 +106,19 @@ def test_an_executors_log_while_its_pod_exists_and_one_line_after(
     assert main(["logs", "wordcount", "--executor", "3", "--outputs", str(outputs)]) == 1
     err = capsys.readouterr().err
     assert err.startswith("jobs: error: executor 3 of job wordcount (submission h1) has no pod: Spark deletes") and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("follow", [False, True])
+def test_a_character_split_across_read_chunks_is_printed_whole(cluster: FakeNamespace, recorder: K8sRecorder,
+                                                               follow: bool) -> None:
+    """The log is read in 4096-byte chunks and UTF-8 gives 'é' two bytes and '🚀' four: a
+    character whose bytes straddle a chunk boundary must come out whole, not as two or more
+    U+FFFD (Python's codecs incremental decoder keeps the unfinished bytes for the next chunk).
+    The reads are bounded by REQUEST_TIMEOUT; a followed stream only on connect."""
+    text = "a" * 4095 + "é and 🚀 " + "b" * 4094 + "🚀\n"
+    assert len(text[:4096].encode("utf-8")) > 4096  # 'é' starts at byte 4095: split by the first read
+    cluster.add(spark_pod("wordcount-u1-driver", submission="u1"))
+    cluster.logs["wordcount-u1-driver"] = text
+    out = io.StringIO()
+    write_pod_log(core_api(kubeconfig_for(recorder.url)), "spark", "wordcount-u1-driver", DRIVER_CONTAINER, follow, out)
+    assert out.getvalue() == text

@@ -117,7 +117,8 @@ def test_a_retry_may_replace_only_its_own_runs_partial_output(bucket: str, aws_e
 def submit(recorder: K8sRecorder, bucket: str, aws_env: str, tmp_path: Path,
            monkeypatch: pytest.MonkeyPatch) -> Callable[..., tuple[int, FakeNamespace]]:
     """`python -m jobs submit examples/wordcount.yaml --wait ...` with real spark-submit; each driver
-    POSTed meets `fates[n]`."""
+    POSTed meets `fates[n]`, bound to `nodes[n]` when given (the cluster's nodes), and
+    `after_pod_list` sees each pod list as it is answered."""
     monkeypatch.chdir(PROJECT_ROOT)
     tag = "retry-test"
     outputs = tmp_path / "outputs.json"
@@ -126,13 +127,18 @@ def submit(recorder: K8sRecorder, bucket: str, aws_env: str, tmp_path: Path,
         region=TEST_REGION, imageRepositoryUrl=ecr_image(aws_env, tag))))
 
     def run(fates: list[Callable[[], dict[str, Any]]], *flags: str, log: str = "driver console\n",
-            on_first: Callable[[], None] = lambda: None) -> tuple[int, FakeNamespace]:
+            on_first: Callable[[], None] = lambda: None, nodes: tuple[str, ...] = (),
+            after_pod_list: Callable[[FakeNamespace, list[dict[str, Any]]], None] | None = None,
+            ) -> tuple[int, FakeNamespace]:
         def fate(pod: dict[str, Any], index: int) -> dict[str, Any]:
             if index == 0:
                 on_first()
+            if nodes:
+                pod["spec"]["nodeName"] = nodes[index]
             return fates[index]()
 
-        namespace = FakeNamespace(fate=fate, default_log=log).install(recorder)
+        namespace = FakeNamespace(fate=fate, default_log=log, nodes=set(nodes),
+                                  after_pod_list=after_pod_list).install(recorder)
         code = main(["submit", "examples/wordcount.yaml", "--outputs", str(outputs), "--set", f"image.tag={tag}",
                      "--wait", *flags])
         return code, namespace
@@ -182,6 +188,31 @@ def test_an_oom_then_a_lost_node_are_retried_and_the_third_attempt_completes(
     assert f"submitted wordcount (attempt 3 of 3, submission {labels[2]['spark-eks-spot/submission']})" in out
     # Spark's DriverLogger needs its folder: the zero-byte marker the event-log expiry spares.
     assert client.head_object(Bucket=bucket, Key="spark-events/driver-logs/")["ContentLength"] == 0
+
+
+def test_a_driver_whose_node_vanished_is_retried_as_a_lost_node(
+        submit: Callable[..., tuple[int, FakeNamespace]], recorder: K8sRecorder, bucket: str, aws_env: str,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """The most common node loss leaves nothing to read: the pod garbage collector force-deletes a
+    gone node's pods (kubernetes pkg/controller/podgc/gc_controller.go gcOrphaned →
+    markFailedAndDeletePodWithCondition), so `--wait` sees the driver Running on node-a, then no pod.
+    node-a answers 404: attempt 1 failed as node lost, attempt 2 runs (on node-b) and completes."""
+
+    def node_a_goes(namespace: FakeNamespace, listed: list[dict[str, Any]]) -> None:
+        if any(pod["spec"].get("nodeName") == "node-a" for pod in listed):
+            namespace.lose_node("node-a")  # after this answer: the next poll finds nothing
+
+    code, _ = submit([lambda: {"phase": "Running"}, succeeded], "--retries", "1", "--retry-interval", "1s",
+                     nodes=("node-a", "node-b"), after_pod_list=node_a_goes)
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert [d["metadata"]["labels"]["spark-eks-spot/attempt"] for d in _drivers(recorder)] == ["1", "2"]
+    assert ("attempt 1 of 2 failed (driver pod gone: node gone: node node-a, where it ran, no longer exists (the "
+            "pod garbage collector deletes the pods of a node that is gone)); a new driver pod can fix that: "
+            "attempt 2") in out
+    records = {r.attempt: r for r in Records(s3(aws_env), bucket).newest("wordcount")}
+    assert [(records[n].state, records[n].cause) for n in (1, 2)] == [("FAILED", CAUSE_NODE_LOST), ("COMPLETED", "")]
+    assert recorder.sent("GET", "/api/v1/nodes/node-a")
 
 
 def test_an_app_failure_is_not_retried(submit: Callable[..., tuple[int, FakeNamespace]], recorder: K8sRecorder,

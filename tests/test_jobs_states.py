@@ -18,6 +18,7 @@ import pytest
 
 from jobs.__main__ import main
 from jobs.kube import (
+    CAUSE_DELETED,
     CAUSE_EVICTED,
     CAUSE_EXIT,
     CAUSE_NODE_LOST,
@@ -122,6 +123,53 @@ def test_a_node_lost_under_a_running_driver_is_named_while_it_terminates_and_end
     assert (final.state, final.reason.cause, final.reason.reason) == (FAILED, CAUSE_NODE_LOST, "DeletionByTaintManager")
     assert final.reason.retryable and final.reason.fatal
     assert "Running (DeletionByTaintManager: Taint manager: deleting due to NoExecute taint)" in out.getvalue()
+
+
+def _follow_until_gone(recorder: K8sRecorder, nodes: set[str], node_reads: int = 200) -> Any:
+    """A driver Running on node-a that the next poll no longer finds; `nodes` is what the API has,
+    and `node_reads` what it answers this identity for a node it has (403: not allowed)."""
+    namespace = FakeNamespace(nodes=nodes)
+    namespace.add(spark_pod("wordcount-1-driver") | {"spec": {"nodeName": "node-a", "containers": [
+        {"name": "spark-kubernetes-driver", "image": "repo/spark:t"}]}})
+
+    def vanish(fake: FakeNamespace, listed: list[dict[str, Any]]) -> None:
+        if any(pod["metadata"]["labels"].get("spark-role") == "driver" for pod in listed):
+            fake.delete("pods", "wordcount-1-driver")  # a delete nothing explains
+
+    namespace.after_pod_list = vanish
+    namespace.install(recorder)
+    if node_reads != 200:
+        recorder.route_prefix("GET", "/api/v1/nodes/", lambda request: (node_reads, {
+            "kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "Forbidden", "code": node_reads,
+            "message": 'nodes "node-a" is forbidden'}))
+    out = io.StringIO()
+    return follow_submission(core_api(kubeconfig_for(recorder.url)), "spark", "wordcount", "s1", out=out,
+                             interval=0, sleep=lambda s: None)
+
+
+def test_a_driver_that_vanishes_with_its_node_is_a_lost_node(recorder: K8sRecorder) -> None:
+    """The pod garbage collector deletes the pods of a node the API no longer has with grace 0,
+    its DisruptionTarget DeletionByPodGC written in the same call (kubernetes
+    pkg/controller/podgc/gc_controller.go: gcOrphaned, after checkIfNodeExists gets NotFound, then
+    markFailedAndDeletePodWithCondition): a poller sees Running, then nothing. The node the driver
+    was bound to (spec.nodeName) is read: 404 makes it node lost, which --retries acts on."""
+    final = _follow_until_gone(recorder, nodes=set())
+    assert (final.state, final.reason.cause, final.reason.reason) == (FAILED, CAUSE_NODE_LOST, "node gone")
+    assert final.reason.retryable and final.reason.message.startswith("node node-a, where it ran, no longer exists")
+    assert [r.path for r in recorder.requests if r.path.startswith("/api/v1/nodes/")] == ["/api/v1/nodes/node-a"]
+
+
+@pytest.mark.parametrize(("nodes", "reads", "detail"), [
+    ({"node-a"}, 200, ""),
+    ({"node-a"}, 403, "; node node-a could not be read"),
+])
+def test_a_driver_deleted_from_a_node_that_is_still_there_or_unreadable_is_deleted(
+        recorder: K8sRecorder, nodes: set[str], reads: int, detail: str) -> None:
+    """The node still there (`kubectl delete`, `jobs kill`), or nodes not readable by this identity
+    (nodes are cluster-scoped; a namespaced Role grants none): cause `deleted`, never retried."""
+    final = _follow_until_gone(recorder, nodes=nodes, node_reads=reads)
+    assert (final.state, final.reason.cause, final.reason.reason) == (FAILED, CAUSE_DELETED, "deleted while running")
+    assert final.reason.message.endswith(f"Running, 0 executors running{detail}")
 
 
 def test_a_disruption_that_did_not_go_ahead_is_not_a_failure() -> None:

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import io
 import json
+import threading
 from pathlib import Path
 from typing import Any, Callable
 
 import pytest
 
+import jobs.kube as jobs_kube
 from jobs.__main__ import main
 from jobs.kube import KubeError, core_api, follow_submission, waiting_reason
 from jobs.runs import failure_line
@@ -168,6 +170,35 @@ def test_every_poll_reaches_the_progress_line_and_each_change_stdout(recorder: K
     assert len(polled) == 5 and all(line.startswith(f"wordcount: {DRIVER} ") and ", age " in line for line in polled)
     changes = out.getvalue().splitlines()
     assert [line.split()[2].rstrip(",") for line in changes] == ["Pending", "Running", "Succeeded"]
+
+
+def test_an_api_that_never_answers_ends_the_wait_instead_of_hanging(recorder: K8sRecorder,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """kubernetes-client 36.0.3 sends every call with no timeout unless `_request_timeout` is given
+    (kubernetes/client/rest.py RESTClientObject.request: no timeout → urllib3 waits for ever), so a
+    connection the server stops answering held `--wait --timeout` past its deadline. Each call now
+    carries REQUEST_TIMEOUT (shortened here); urllib3 retries a timed-out GET 3 times
+    (Retry.DEFAULT), then the follow ends with one line: a bounded number of requests, not a hang."""
+    release = threading.Event()
+    hung: list[Any] = []
+
+    def never(request: Any) -> Any:
+        hung.append(request)
+        release.wait(timeout=60)
+        return 200, {"kind": "PodList", "apiVersion": "v1", "metadata": {}, "items": []}
+
+    monkeypatch.setattr(jobs_kube, "REQUEST_TIMEOUT", (1.0, 1.0))
+    recorder.route("GET", PODS, never)
+    try:
+        with pytest.raises(KubeError) as raised:
+            follow_submission(core_api(kubeconfig_for(recorder.url)), NAMESPACE, "wordcount", "s1", out=io.StringIO(),
+                              interval=0, timeout=600, sleep=lambda s: None)
+    finally:
+        release.set()
+    assert str(raised.value) == ("follow driver: the Kubernetes API did not answer (connect timeout 1s, read timeout "
+                                 "1s); check the network to the cluster and retry")
+    assert raised.value.exit_code == 1
+    assert 1 <= len(hung) <= 4
 
 
 def test_status_shows_why_the_driver_waits(recorder: K8sRecorder, tmp_path: Path,
