@@ -53,7 +53,7 @@ class _UiStandIn(BaseHTTPRequestHandler):
 def backend() -> Iterator[tuple[str, int]]:
     """What listens on the pod's port: answers every GET with the path it got."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), _UiStandIn)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     yield ("127.0.0.1", server.server_address[1])
     server.shutdown()

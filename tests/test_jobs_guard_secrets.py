@@ -20,6 +20,7 @@ from __future__ import annotations
 import base64
 import datetime
 import json
+import os
 import secrets
 import tempfile
 from pathlib import Path
@@ -95,7 +96,8 @@ def scratch(tmp_path: Path, moto_url: str, monkeypatch: pytest.MonkeyPatch) -> P
     monkeypatch.setenv("TMPDIR", str(tmp_path / "tmp"))
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("SPARK_SUBMIT_OPTS", f"-Djava.io.tmpdir={tmp_path / 'tmp'} -Duser.home={tmp_path / 'home'}")
+    monkeypatch.setenv("SPARK_SUBMIT_OPTS", f"{os.environ.get('SPARK_SUBMIT_OPTS', '')} "
+                       f"-Djava.io.tmpdir={tmp_path / 'tmp'} -Duser.home={tmp_path / 'home'}".strip())
     monkeypatch.chdir(tmp_path / "work")
     return tmp_path
 
