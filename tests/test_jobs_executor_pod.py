@@ -34,6 +34,8 @@ from tests.conftest import stack_outputs
 from tests.k8s_recorder import RecordedRequest, RunningRecorder, pod_list_route
 from tests.test_jobs_pod_templates import cluster_kubernetes_version
 
+pytestmark = pytest.mark.jvm  # starts Spark JVMs: scheduled first (tests/conftest.py)
+
 NAMESPACE = "spark"
 PODS = f"/api/v1/namespaces/{NAMESPACE}/pods"
 DRIVER = "wordcount-driver"

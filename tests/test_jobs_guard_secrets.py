@@ -37,6 +37,8 @@ from tests.conftest import aws_test_environment, ecr_image, kubeconfig_for, new_
 from tests.jobs_guard_helpers import PODS, ProcessSpy, cluster_spec, drivers_succeed, posted_driver
 from tests.k8s_recorder import K8sRecorder, RecordedRequest, pod_list_route
 
+pytestmark = pytest.mark.jvm  # starts Spark JVMs: scheduled first (tests/conftest.py)
+
 
 def client_certificate() -> tuple[bytes, bytes, bytes]:
     """A throwaway client key and self-signed certificate: (key PEM, key DER, certificate PEM)."""

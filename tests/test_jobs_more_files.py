@@ -23,6 +23,8 @@ from tests.conftest import ecr_image, kubeconfig_for, new_bucket, s3, stack_outp
 from tests.jobs_guard_helpers import driver_properties, drivers_succeed
 from tests.k8s_recorder import K8sRecorder
 
+pytestmark = pytest.mark.jvm  # starts Spark JVMs: scheduled first (tests/conftest.py)
+
 APP = """import sys
 from pyspark import SparkFiles
 from pyspark.sql import SparkSession
