@@ -479,7 +479,8 @@ class RunningRecorder:
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(K8sRecorder(url="")))
         self.recorder = K8sRecorder(url=f"http://127.0.0.1:{self._server.server_address[1]}")
         self._server.RequestHandlerClass = _handler(self.recorder)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        # shutdown() waits for the loop's next poll: 0.05 s rather than the default 0.5 s per test.
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
 
     def __enter__(self) -> K8sRecorder:
         self._thread.start()

@@ -15,6 +15,8 @@ from bench import diff_figure
 from bench.__main__ import main
 from bench.cost_diff import counting_connections, generate_preview
 
+pytestmark = pytest.mark.jvm  # starts Spark JVMs: scheduled first (tests/conftest.py)
+
 
 def test_diff_figure_prices_the_1000_step_preview_without_the_network() -> None:
     """Every resource of the generated preview is priced, the look-ups are counted, no connection is made."""

@@ -32,6 +32,8 @@ from jobs.launch import find_spark
 from jobs.spot import decommission_conf
 from tests.test_jobs_local import python_word_count
 
+pytestmark = pytest.mark.jvm  # starts Spark JVMs: scheduled first (tests/conftest.py)
+
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "drill"
 
 

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+
 from bench import submit_figure
+
+pytestmark = pytest.mark.jvm  # starts Spark JVMs: scheduled first (tests/conftest.py)
 
 
 def test_submit_figure_times_the_overhead_and_a_real_submission() -> None:

@@ -29,6 +29,8 @@ from jobs.outputs import parse_kubeconfig
 from tests.conftest import aws_test_environment, ecr_image, kubeconfig_for, new_bucket, s3, stack_outputs
 from tests.k8s_recorder import K8sRecorder, RecordedRequest, RunningRecorder, pod_list_route
 
+pytestmark = pytest.mark.jvm  # starts Spark JVMs: scheduled first (tests/conftest.py)
+
 NAMESPACE = "spark"
 PODS = f"/api/v1/namespaces/{NAMESPACE}/pods"
 TOKEN = "kubeconfig-secret-token"

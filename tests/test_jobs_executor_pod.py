@@ -34,11 +34,22 @@ from tests.conftest import stack_outputs
 from tests.k8s_recorder import RecordedRequest, RunningRecorder, pod_list_route
 from tests.test_jobs_pod_templates import cluster_kubernetes_version
 
+pytestmark = pytest.mark.jvm  # starts Spark JVMs: scheduled first (tests/conftest.py)
+
 NAMESPACE = "spark"
 PODS = f"/api/v1/namespaces/{NAMESPACE}/pods"
 DRIVER = "wordcount-driver"
-# Starts a session, gives the allocator time to POST the first executor, stops.
-APP = "import time\nfrom pyspark.sql import SparkSession\nspark = SparkSession.builder.getOrCreate()\ntime.sleep(4)\nspark.stop()\n"
+# Starts a session, waits until the allocator has POSTed the first executor (the recorder leaves
+# the file named by argv[1] then), stops.
+APP = """import sys, time
+from pathlib import Path
+from pyspark.sql import SparkSession
+spark = SparkSession.builder.getOrCreate()
+deadline = time.monotonic() + 60
+while not Path(sys.argv[1]).exists() and time.monotonic() < deadline:
+    time.sleep(0.1)
+spark.stop()
+"""
 
 
 @dataclass
@@ -87,14 +98,21 @@ def driver_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DriverRun]:
     run_conf = {k: v for k, v in conf.items() if not k.startswith("spark.storage.decommission.fallbackStorage.")}
     run_conf.update(local_driver)
     spark = find_spark()
+    executor_posted = scratch / "executor-posted"
+
+    def create_pod(request: RecordedRequest) -> tuple[int, Any]:
+        executor_posted.touch()
+        return 201, request.body
+
     with RunningRecorder() as recorder:
         recorder.accept_watches = True
         recorder.route("GET", f"{PODS}/{DRIVER}", lambda request: (200, _driver_pod()))
         recorder.route("GET", PODS, pod_list_route(lambda: [_driver_pod()]))
+        recorder.route("POST", PODS, create_pod)
         argv = [str(spark.submit), "--master", f"k8s://{recorder.url}", "--deploy-mode", "client"]
         for key, value in run_conf.items():
             argv += ["--conf", f"{key}={value}"]
-        done = subprocess.run(argv + [str(app)], env={**os.environ, "SPARK_HOME": str(spark.home)},
+        done = subprocess.run(argv + [str(app), str(executor_posted)], env={**os.environ, "SPARK_HOME": str(spark.home)},
                               capture_output=True, text=True, timeout=180, check=False)
         yield DriverRun(done.returncode, done.stderr, list(recorder.requests), conf)
 

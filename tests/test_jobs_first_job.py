@@ -26,6 +26,8 @@ from tests.infra_plans import only, stack_plan
 from tests.jobs_guard_helpers import ProcessSpy, drivers_succeed
 from tests.k8s_recorder import K8sRecorder
 
+pytestmark = pytest.mark.jvm  # starts Spark JVMs: scheduled first (tests/conftest.py)
+
 
 def _keys(moto_url: str, bucket: str) -> dict[str, dict[str, Any]]:
     return {item["Key"]: item for item in s3(moto_url).list_objects_v2(Bucket=bucket).get("Contents", [])}

@@ -53,7 +53,7 @@ class _UiStandIn(BaseHTTPRequestHandler):
 def backend() -> Iterator[tuple[str, int]]:
     """What listens on the pod's port: answers every GET with the path it got."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), _UiStandIn)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     yield ("127.0.0.1", server.server_address[1])
     server.shutdown()
@@ -82,8 +82,17 @@ def _get(url: str) -> dict[str, Any]:
 
 def _run_until_sigint(argv: list[str], paths: list[str]) -> tuple[str, str, int, list[dict[str, Any]], str]:
     """Start the CLI, read its announced URL, GET `paths` through it at once, then Ctrl-C it."""
-    process = subprocess.Popen([sys.executable, "-m", "jobs", *argv], cwd=PROJECT_ROOT, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    # A child inherits an ignored SIGINT (pytest started as `... &` from a script) and Python then
+    # never raises KeyboardInterrupt in it: start it with SIGINT handled, as from a terminal.
+    ignored = signal.getsignal(signal.SIGINT) == signal.SIG_IGN
+    if ignored:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        process = subprocess.Popen([sys.executable, "-m", "jobs", *argv], cwd=PROJECT_ROOT, stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    finally:
+        if ignored:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         first = process.stdout.readline()  # type: ignore[union-attr]
         url = first.split(" at ", 1)[1].split(" ", 1)[0] if " at " in first else json.loads(first)["url"]

@@ -20,6 +20,7 @@ from __future__ import annotations
 import base64
 import datetime
 import json
+import os
 import secrets
 import tempfile
 from pathlib import Path
@@ -35,6 +36,8 @@ from jobs.__main__ import main
 from tests.conftest import aws_test_environment, ecr_image, kubeconfig_for, new_bucket, s3, stack_outputs
 from tests.jobs_guard_helpers import PODS, ProcessSpy, cluster_spec, drivers_succeed, posted_driver
 from tests.k8s_recorder import K8sRecorder, RecordedRequest, pod_list_route
+
+pytestmark = pytest.mark.jvm  # starts Spark JVMs: scheduled first (tests/conftest.py)
 
 
 def client_certificate() -> tuple[bytes, bytes, bytes]:
@@ -95,7 +98,8 @@ def scratch(tmp_path: Path, moto_url: str, monkeypatch: pytest.MonkeyPatch) -> P
     monkeypatch.setenv("TMPDIR", str(tmp_path / "tmp"))
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("SPARK_SUBMIT_OPTS", f"-Djava.io.tmpdir={tmp_path / 'tmp'} -Duser.home={tmp_path / 'home'}")
+    monkeypatch.setenv("SPARK_SUBMIT_OPTS", f"{os.environ.get('SPARK_SUBMIT_OPTS', '')} "
+                       f"-Djava.io.tmpdir={tmp_path / 'tmp'} -Duser.home={tmp_path / 'home'}".strip())
     monkeypatch.chdir(tmp_path / "work")
     return tmp_path
 

@@ -31,6 +31,8 @@ from tests.jobs_guard_helpers import (
 )
 from tests.k8s_recorder import K8sRecorder
 
+pytestmark = pytest.mark.jvm  # starts Spark JVMs: scheduled first (tests/conftest.py)
+
 SAMPLE = PROJECT_ROOT / "examples" / "data" / "amazon_reviews_sample.tsv"
 
 

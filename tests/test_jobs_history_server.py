@@ -28,7 +28,9 @@ from infra.history import HISTORY_SERVER_CLASS, history_properties, properties_t
 from jobs.command import DRIVER_LOG_PREFIX, EVENT_LOG_PREFIX, SUBMISSIONS_PREFIX, driver_log_conf
 from jobs.launch import find_spark
 from jobs.runs import log_failure
-from tests.conftest import free_port
+from tests.conftest import C1_ONLY, free_port
+
+pytestmark = pytest.mark.jvm  # starts Spark JVMs: scheduled first (tests/conftest.py)
 
 # Runs a tiny job, then fails in the driver's Python code, as a broken app does.
 APP = """from pyspark.sql import SparkSession
@@ -95,7 +97,7 @@ def _poll(what: str, check: Any, server: HistoryServer) -> Any:
         assert server.process.poll() is None, server.log.read_text()[-3000:]
         try:
             found = check()
-        except (urllib.error.URLError, ConnectionError):
+        except (urllib.error.URLError, ConnectionError, TimeoutError):  # not up yet, or busy starting its REST API
             found = None
         if found:
             return found
@@ -106,9 +108,10 @@ def _poll(what: str, check: Any, server: HistoryServer) -> Any:
 @pytest.fixture(scope="module")
 def history_server(local_run: LocalRun, tmp_path_factory: pytest.TempPathFactory) -> Iterator[HistoryServer]:
     """`java -cp <pyspark>/jars/* org.apache.spark.deploy.history.HistoryServer --properties-file F`
-    (what spark-class runs in the pod), with the stack's properties: only the log directory, the
-    port and the scan interval (1s, so the expiry test need not wait the stack's 30s) differ. The
-    web UI binds to SPARK_LOCAL_IP when set (org.apache.spark.ui.WebUI), so 127.0.0.1 here."""
+    (what spark-class runs in the pod; C1 only, as every test JVM: tests/conftest.py), with the
+    stack's properties: only the log directory, the port and the scan interval (1s, so the expiry
+    test need not wait the stack's 30s) differ. The web UI binds to SPARK_LOCAL_IP when set
+    (org.apache.spark.ui.WebUI), so 127.0.0.1 here."""
     scratch = tmp_path_factory.mktemp("history-server")
     port = free_port()
     properties = history_properties(local_run.events.as_uri() + "/", "us-west-2", "irsa", 50)
@@ -119,7 +122,7 @@ def history_server(local_run: LocalRun, tmp_path_factory: pytest.TempPathFactory
     java = Path(os.environ["JAVA_HOME"], "bin", "java") if os.environ.get("JAVA_HOME") else Path(shutil.which("java") or "java")
     with log.open("w") as handle:
         process = subprocess.Popen(
-            [str(java), "-Xmx512m", "-cp", str(find_spark().home / "jars" / "*"), HISTORY_SERVER_CLASS,
+            [str(java), "-Xmx512m", C1_ONLY, "-cp", str(find_spark().home / "jars" / "*"), HISTORY_SERVER_CLASS,
              "--properties-file", str(conf)],
             stdout=handle, stderr=subprocess.STDOUT, text=True, env={**os.environ, "SPARK_LOCAL_IP": "127.0.0.1"},
         )

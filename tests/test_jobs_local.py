@@ -16,6 +16,8 @@ from examples.make_sample import DEFAULT_OUT, DEFAULT_ROWS, render
 from jobs import PROJECT_ROOT
 from jobs.__main__ import main
 
+pytestmark = pytest.mark.jvm  # starts Spark JVMs: scheduled first (tests/conftest.py)
+
 SAMPLE = PROJECT_ROOT / "examples" / "data" / "amazon_reviews_sample.tsv"
 # The app's definition of a word, restated here so the reference count is independent.
 WORD = re.compile(r"[a-z0-9]+(?:'[a-z0-9]+)*")

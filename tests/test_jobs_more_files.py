@@ -17,16 +17,16 @@ import yaml
 
 import jobs.__main__ as jobs_main
 from jobs import PROJECT_ROOT
-import jobs.__main__ as jobs_main
 from jobs.__main__ import main
 from jobs.command import IMAGE_PYTHON, LOCAL_PARTITIONS_PER_CORE
 from jobs.conf_keys import KEYS_FILE, is_known, unknown_conf_lines
-from jobs.generate_conf_keys import generate, render
 from jobs.launch import client_classpath, find_spark, run_spark_submit
 from jobs.spec import load_spec
 from tests.conftest import ecr_image, kubeconfig_for, new_bucket, s3, stack_outputs
 from tests.jobs_guard_helpers import driver_properties, drivers_succeed, posted_driver
 from tests.k8s_recorder import K8sRecorder
+
+pytestmark = pytest.mark.jvm  # starts Spark JVMs: scheduled first (tests/conftest.py)
 
 APP = """import sys
 from pyspark import SparkFiles
@@ -350,17 +350,31 @@ def test_keys_spark_builds_from_a_prefix_or_reads_in_code_pass_strict(key: str) 
     assert not is_known("spark.kubernetes.authenticate.driver.anything")
 
 
-def test_the_key_list_is_what_the_generator_makes_from_the_installed_pyspark() -> None:
-    """jobs/spark_conf_keys.txt names the pyspark it was made from and equals a fresh run of
-    `python -m jobs.generate_conf_keys` over the installed wheel's jars (the JVM starts here)."""
-    text = KEYS_FILE.read_text(encoding="utf-8")
-    assert f"# pyspark {pyspark.__version__}\n" in text
-    assert render(*generate()) == text
+@dataclass
+class Generated:
+    code: int
+    stderr: str
+    text: str
 
 
-def test_the_generator_runs_as_a_module(tmp_path: Path) -> None:
-    target = tmp_path / "keys.txt"
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory: pytest.TempPathFactory) -> Generated:
+    """One run of `python -m jobs.generate_conf_keys` over the installed wheel's jars (the JVM
+    starts here), shared by the tests below."""
+    target = tmp_path_factory.mktemp("conf-keys") / "keys.txt"
     done = subprocess.run([os.sys.executable, "-m", "jobs.generate_conf_keys", "--output", str(target)],
                           cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=180, check=False)
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert target.read_text(encoding="utf-8") == KEYS_FILE.read_text(encoding="utf-8")
+    return Generated(done.returncode, done.stderr, target.read_text(encoding="utf-8") if target.exists() else "")
+
+
+def test_the_key_list_is_what_the_generator_makes_from_the_installed_pyspark(generated: Generated) -> None:
+    """jobs/spark_conf_keys.txt names the pyspark it was made from and equals a fresh run of
+    `python -m jobs.generate_conf_keys` over the installed wheel's jars."""
+    text = KEYS_FILE.read_text(encoding="utf-8")
+    assert f"# pyspark {pyspark.__version__}\n" in text
+    assert generated.text == text, generated.stderr[-2000:]
+
+
+def test_the_generator_runs_as_a_module(generated: Generated) -> None:
+    assert generated.code == 0, generated.stderr[-2000:]
+    assert generated.text == KEYS_FILE.read_text(encoding="utf-8")

@@ -25,6 +25,8 @@ from jobs.spec import load_spec
 from tests.conftest import TEST_REGION, ecr_image, kubeconfig_for, s3, stack_outputs
 from tests.k8s_recorder import FakeNamespace, K8sRecorder, app_failed, node_gone, oom_killed, succeeded
 
+pytestmark = pytest.mark.jvm  # starts Spark JVMs: scheduled first (tests/conftest.py)
+
 EXAMPLE = PROJECT_ROOT / "examples" / "wordcount.yaml"
 NODE_GROUPS = stack_outputs()["nodeGroups"]
 TRACEBACK = 'Traceback (most recent call last):\n  File "app.py", line 3, in <module>\nValueError: boom\nINFO stopping\n'
