@@ -2,7 +2,8 @@
 
 Real code paths run with a spy on every process launch (tests/jobs_guard_helpers.py): the
 dry runs (which start git for the image tag), a cluster submission through the real
-spark-submit against the loopback Kubernetes API recorder, and a local word count. Each
+spark-submit against the loopback Kubernetes API recorder, and a local word count (in
+tests/test_jobs_local.py, which shares one local run between its checks). Each
 launch must be an argv list with shell=False, and values full of shell syntax, whose
 interpretation would create canary files, must arrive verbatim where they go (Spark's
 conf, the driver's arguments, the output directory's name) while no canary appears.
@@ -13,7 +14,6 @@ from __future__ import annotations
 
 import ast
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -22,7 +22,6 @@ from jobs import PROJECT_ROOT
 from jobs.__main__ import main
 from tests.conftest import ecr_image, kubeconfig_for, stack_outputs
 from tests.jobs_guard_helpers import (
-    WORDCOUNT_APP,
     ProcessSpy,
     cluster_spec,
     driver_properties,
@@ -32,9 +31,6 @@ from tests.jobs_guard_helpers import (
 from tests.k8s_recorder import K8sRecorder
 
 pytestmark = pytest.mark.jvm  # starts Spark JVMs: scheduled first (tests/conftest.py)
-
-SAMPLE = PROJECT_ROOT / "examples" / "data" / "amazon_reviews_sample.tsv"
-
 
 def hostile_values(canaries: Path) -> dict[str, str]:
     """Shell syntax that would create a file under `canaries` if anything interpreted it."""
@@ -114,31 +110,8 @@ def test_cluster_submission_runs_spark_submit_as_an_argv_list(
     assert list(canaries.iterdir()) == []
 
 
-def test_local_word_count_runs_spark_submit_as_an_argv_list(
-    spy: ProcessSpy, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
-) -> None:
-    """`submit --local` for real, reading a file and writing a directory whose names are shell
-    syntax: Spark reads and writes exactly those names; no canary file appears (the run's
-    working directory is where a relative `touch` would create one)."""
-    workdir = tmp_path / "workdir"
-    workdir.mkdir()
-    source = tmp_path / "reviews $(touch canary-input) `touch canary-ticks`.tsv"
-    shutil.copyfile(SAMPLE, source)
-    output = tmp_path / "out; touch canary-output"
-    spec = tmp_path / "job.yaml"
-    spec.write_text(f"name: wordcount\napp: {WORDCOUNT_APP}\n", encoding="utf-8")
-    monkeypatch.chdir(workdir)
-    code = main(["submit", str(spec), "--local", "--set", f"input={source}", "--set", f"output={output}",
-                 "--conf=spark.guard.substitution=$(touch canary-conf)", "--conf=spark.guard.ticks=`touch canary-conf-ticks`"])
-    printed = capfd.readouterr()
-    assert code == 0, printed.err[-3000:]
-
-    spy.assert_no_shell()
-    [launch] = spy.of("spark-submit")
-    assert list(launch.args[-2:]) == [str(source), str(output)]
-    assert "spark.guard.substitution=$(touch canary-conf)" in launch.args
-    assert len(list(output.glob("part-*.csv"))) == 1
-    assert list(workdir.glob("canary*")) == [] and list(tmp_path.glob("canary*")) == []
+# `submit --local` for real, with names that are shell syntax: tests/test_jobs_local.py shares one
+# local run between that check and the word count's.
 
 
 # --- no code path can reach a shell ---------------------------------------------------------
