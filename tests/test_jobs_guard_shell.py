@@ -1,7 +1,7 @@
 """The submitter never runs a shell.
 
 Real code paths run with a spy on every process launch (tests/jobs_guard_helpers.py): the
-dry runs (which start git for the image tag), a cluster submission through the real
+dry runs (which start no process at all), a cluster submission through the real
 spark-submit against the loopback Kubernetes API recorder, and a local word count (in
 tests/test_jobs_local.py, which shares one local run between its checks). Each
 launch must be an argv list with shell=False, and values full of shell syntax, whose
@@ -51,7 +51,7 @@ def spy(monkeypatch: pytest.MonkeyPatch) -> ProcessSpy:
     return ProcessSpy().install(monkeypatch)
 
 
-def test_dry_runs_start_only_git_and_never_a_shell(
+def test_dry_runs_start_no_process_and_never_a_shell(
     spy: ProcessSpy, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
 ) -> None:
     """--dry-run (text and --json, cluster and --local) with hostile conf values: no process
